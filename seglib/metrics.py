@@ -1,0 +1,191 @@
+"""Scoring segmentations: pixel accuracy, per-class IoU, mean IoU, Dice, confusion matrix.
+
+All scores come from one confusion matrix ``C`` with ``C[t, p]`` = number of pixels of
+true class ``t`` predicted as ``p``:
+
+* pixel accuracy = ``trace(C) / sum(C)``;
+* IoU of class k (Jaccard index) = ``C[k,k] / (row_k + col_k - C[k,k])``;
+* mean IoU (mIoU) = mean of the per-class IoUs (classes absent from both truth and
+  prediction are left out, as Keras' ``MeanIoU`` does);
+* Dice (F1) of class k = ``2 C[k,k] / (row_k + col_k)``;
+* precision = ``C[k,k] / col_k``, recall = ``C[k,k] / row_k``.
+
+During training, :func:`keras_metrics` gives Keras' own metrics configured for logits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from seglib.data import CLASS_NAMES, NUM_CLASSES
+
+
+def keras_metrics(num_classes: int = NUM_CLASSES, class_names=CLASS_NAMES) -> list:
+    """Keras metrics for a model that outputs logits ``[B, H, W, C]`` and sparse masks.
+
+    Returns ``[pixel_accuracy, mean_iou, iou_<class>...]``. ``MeanIoU`` and ``IoU`` take
+    ``sparse_y_pred=False`` so they argmax the logits themselves (without it they
+    would read the logits as class ids).
+    """
+    metrics = [
+        keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy"),
+        keras.metrics.MeanIoU(num_classes=num_classes, sparse_y_pred=False, name="mean_iou"),
+    ]
+    for k, name in enumerate(class_names[:num_classes]):
+        metrics.append(
+            keras.metrics.IoU(
+                num_classes=num_classes,
+                target_class_ids=[k],
+                sparse_y_pred=False,
+                name=f"iou_{name}",
+            )
+        )
+    return metrics
+
+
+def confusion_matrix(y_true, y_pred, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """Confusion matrix of integer label arrays.
+
+    Args:
+        y_true, y_pred: int arrays of the same number of elements, labels in
+            ``[0, num_classes)`` (any shape; ``[B, H, W, 1]`` and ``[B, H, W]`` mix fine).
+
+    Returns:
+        int64 ``[num_classes, num_classes]``, rows = true class, columns = predicted.
+
+    Raises:
+        ValueError: sizes differ or a label is out of range.
+    """
+    y_true = np.asarray(y_true).astype(np.int64).ravel()
+    y_pred = np.asarray(y_pred).astype(np.int64).ravel()
+    if y_true.size != y_pred.size:
+        raise ValueError(f"y_true has {y_true.size} labels but y_pred has {y_pred.size}")
+    for label, what in ((y_true, "y_true"), (y_pred, "y_pred")):
+        if label.size and (label.min() < 0 or label.max() >= num_classes):
+            raise ValueError(f"{what} holds labels outside [0, {num_classes})")
+    flat = y_true * num_classes + y_pred
+    return np.bincount(flat, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+@dataclass
+class Scores:
+    """Scores derived from a confusion matrix (see module docstring for formulas).
+
+    Attributes:
+        confusion: int64 ``[C, C]``, rows true, columns predicted.
+        class_names: names of the C classes.
+    """
+
+    confusion: np.ndarray
+    class_names: tuple = CLASS_NAMES
+
+    def _ratio(self, num, den):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, num / np.maximum(den, 1), np.nan)
+
+    @property
+    def iou(self) -> np.ndarray:
+        """Per-class IoU, float ``[C]`` in [0, 1] (NaN for a class absent everywhere)."""
+        tp = np.diag(self.confusion).astype(float)
+        union = self.confusion.sum(0) + self.confusion.sum(1) - tp
+        return self._ratio(tp, union)
+
+    @property
+    def dice(self) -> np.ndarray:
+        """Per-class Dice (F1), float ``[C]``."""
+        tp = np.diag(self.confusion).astype(float)
+        return self._ratio(2 * tp, self.confusion.sum(0) + self.confusion.sum(1))
+
+    @property
+    def precision(self) -> np.ndarray:
+        """Per-class precision, float ``[C]``."""
+        return self._ratio(np.diag(self.confusion).astype(float), self.confusion.sum(0))
+
+    @property
+    def recall(self) -> np.ndarray:
+        """Per-class recall, float ``[C]``."""
+        return self._ratio(np.diag(self.confusion).astype(float), self.confusion.sum(1))
+
+    @property
+    def pixel_accuracy(self) -> float:
+        """Share of pixels labelled correctly, in [0, 1]."""
+        return float(np.trace(self.confusion) / max(self.confusion.sum(), 1))
+
+    @property
+    def mean_iou(self) -> float:
+        """Mean of the per-class IoUs over classes that occur (mIoU)."""
+        return float(np.nanmean(self.iou))
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per class: IoU, Dice, precision, recall and share of true pixels."""
+        share = self.confusion.sum(1) / max(self.confusion.sum(), 1)
+        return pd.DataFrame(
+            {
+                "IoU": self.iou,
+                "Dice": self.dice,
+                "precision": self.precision,
+                "recall": self.recall,
+                "pixel share": share,
+            },
+            index=pd.Index(list(self.class_names), name="class"),
+        )
+
+    def summary(self) -> dict:
+        """Flat dict: ``pixel_accuracy``, ``mean_iou`` and ``iou_<class>`` (floats)."""
+        out = {"pixel_accuracy": self.pixel_accuracy, "mean_iou": self.mean_iou}
+        out.update({f"iou_{n}": float(v) for n, v in zip(self.class_names, self.iou, strict=True)})
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"pixel accuracy {self.pixel_accuracy:.3f}, mIoU {self.mean_iou:.3f}\n"
+            f"{self.table.round(3).to_string()}"
+        )
+
+
+def evaluate(model, dataset, num_classes: int = NUM_CLASSES, class_names=CLASS_NAMES) -> Scores:
+    """Score a model on a batched dataset of ``(image, mask)``.
+
+    Args:
+        model: maps ``[B, H, W, 3]`` to logits (or probabilities) ``[B, H, W, C]``.
+        dataset: batches of images and masks ``[B, H, W, 1]`` with labels 0..C-1.
+
+    Returns:
+        :class:`Scores`; ``scores.table`` is the per-class table, ``scores.summary()``
+        the headline numbers.
+    """
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    for images, masks in dataset:
+        logits = model.predict_on_batch(images)
+        confusion += confusion_matrix(masks, np.argmax(logits, axis=-1), num_classes)
+    return Scores(confusion, tuple(class_names[:num_classes]))
+
+
+def report(results: dict) -> pd.DataFrame:
+    """Tabulate headline test scores of one or more models, and record them for ``make run``.
+
+    Args:
+        results: ``{label: Scores}``, e.g. ``{"frozen encoder": s1, "fine-tuned": s2}``.
+
+    Returns:
+        DataFrame, one row per label: pixel accuracy, mIoU and per-class IoU.
+
+    When ``SEGLIB_METRICS_FILE`` is set (``python -m seglib.runner`` sets it), the rows
+    are also written there as JSON so the runner can print them in its summary.
+    """
+    table = pd.DataFrame({label: s.summary() for label, s in results.items()}).T
+    path = os.environ.get("SEGLIB_METRICS_FILE")
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        previous = json.loads(Path(path).read_text()) if Path(path).is_file() else {}
+        previous.update({label: s.summary() for label, s in results.items()})
+        Path(path).write_text(json.dumps(previous, indent=2))
+    return table

@@ -1,0 +1,248 @@
+"""Figures for the course: masks, overlays, predictions, training curves, a live callback.
+
+Class colours are the same in every figure (Okabe-Ito, colour-blind safe):
+pet orange, background sky blue, border reddish purple.
+"""
+
+from __future__ import annotations
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Patch
+
+from seglib.data import CLASS_NAMES
+
+#: RGB colours (0..1) by label: 0 pet, 1 background, 2 border.
+CLASS_COLORS = np.array(
+    [
+        [0.902, 0.624, 0.000],  # pet: orange  #E69F00
+        [0.337, 0.706, 0.914],  # background: sky blue  #56B4E9
+        [0.800, 0.475, 0.655],  # border: reddish purple  #CC79A7
+    ]
+)
+
+
+def _labels(mask) -> np.ndarray:
+    """``[H, W]`` or ``[H, W, 1]`` labels 0..2 as an int array ``[H, W]``."""
+    mask = np.asarray(mask)
+    return mask[..., 0] if mask.ndim == 3 else mask
+
+
+def mask_to_rgb(mask) -> np.ndarray:
+    """Colour a label mask: ``[H, W]`` or ``[H, W, 1]`` (0..2) -> float ``[H, W, 3]`` in [0, 1]."""
+    return CLASS_COLORS[_labels(mask).astype(np.int64)]
+
+
+def overlay(image, mask, alpha: float = 0.5, background_alpha: float = 0.15) -> np.ndarray:
+    """Blend class colours over a photo.
+
+    Args:
+        image: float ``[H, W, 3]`` in [0, 1] (or uint8 0..255).
+        mask: labels ``[H, W]`` or ``[H, W, 1]`` (0 pet, 1 background, 2 border).
+        alpha: opacity of the pet and border colours, in [0, 1].
+        background_alpha: opacity of the background colour (lighter, so the photo shows).
+
+    Returns:
+        float ``[H, W, 3]`` in [0, 1].
+    """
+    image = np.asarray(image, dtype=np.float32)
+    if image.max() > 1.0:
+        image = image / 255.0
+    labels = _labels(mask).astype(np.int64)
+    opacity = np.array([alpha, background_alpha, alpha], dtype=np.float32)[labels][..., None]
+    return (1 - opacity) * image + opacity * mask_to_rgb(labels)
+
+
+def legend_handles(class_names=CLASS_NAMES) -> list:
+    """Matplotlib legend patches naming each class in its colour."""
+    return [Patch(color=CLASS_COLORS[k], label=n) for k, n in enumerate(class_names)]
+
+
+def add_legend(fig, class_names=CLASS_NAMES) -> None:
+    """Lay out a figure and put the class legend in a strip under it."""
+    bottom = 0.4 / fig.get_size_inches()[1]  # about 0.4 inch for the legend
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    fig.legend(
+        handles=legend_handles(class_names),
+        loc="lower center",
+        ncol=len(class_names),
+        frameon=False,
+        bbox_to_anchor=(0.5, 0.0),
+    )
+
+
+def show_masks(images, masks, predictions=None, titles=None, max_rows: int = 4):
+    """Rows of photo | true mask | predicted mask (the last column only with predictions).
+
+    Args:
+        images: float ``[N, H, W, 3]`` in [0, 1]. masks: labels ``[N, H, W(, 1)]``.
+        predictions: labels ``[N, H, W]`` or None. titles: optional row titles.
+
+    Returns:
+        The matplotlib figure.
+    """
+    n = min(len(images), max_rows)
+    cols = 3 if predictions is not None else 2
+    fig, axes = plt.subplots(n, cols, figsize=(3 * cols, 3 * n), squeeze=False)
+    headers = ["input image", "true mask", "predicted mask"]
+    for i in range(n):
+        panels = [images[i], mask_to_rgb(masks[i])]
+        if predictions is not None:
+            panels.append(mask_to_rgb(predictions[i]))
+        for j, panel in enumerate(panels):
+            ax = axes[i, j]
+            ax.imshow(np.clip(np.asarray(panel, dtype=np.float32), 0, 1))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(headers[j])
+        if titles is not None:
+            axes[i, 0].set_ylabel(titles[i])
+    add_legend(fig)
+    return fig
+
+
+def show_predictions(model, dataset, num: int = 3):
+    """Predict on the first batch of ``dataset`` and show ``num`` rows (see :func:`show_masks`)."""
+    images, masks = next(iter(dataset))
+    images, masks = images[:num], masks[:num]
+    predictions = np.argmax(model.predict_on_batch(images), axis=-1)
+    return show_masks(np.asarray(images), np.asarray(masks), predictions, max_rows=num)
+
+
+def show_overlays(images, masks, titles=None, ncols: int = 4, alpha: float = 0.5, suptitle=None):
+    """A grid of photos with their masks blended over them, with a class legend.
+
+    Args:
+        images: sequence of ``[H, W, 3]`` photos (sizes may differ), floats in [0, 1]
+            or uint8. masks: matching label masks ``[H, W(, 1)]`` with labels 0..2.
+    """
+    n = len(images)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3 * ncols, 2.8 * nrows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i, (image, mask) in enumerate(zip(images, masks, strict=True)):
+        ax = axes.ravel()[i]
+        ax.imshow(overlay(image, mask, alpha))
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    add_legend(fig)
+    return fig
+
+
+def _as_dict(history) -> dict:
+    return history.history if hasattr(history, "history") else dict(history)
+
+
+def plot_history(histories, metrics=("loss", "pixel_accuracy", "mean_iou"), stage_names=None):
+    """Training and validation curves, one panel per metric.
+
+    Args:
+        histories: a Keras ``History`` (or its ``.history`` dict), or a list of them for
+            training run in stages (epochs are numbered on; a dashed line marks where each
+            later stage starts).
+        metrics: keys to plot; ``val_<key>`` is drawn dashed when present.
+        stage_names: optional labels for the stages.
+
+    Returns:
+        The matplotlib figure.
+    """
+    if not isinstance(histories, (list, tuple)):
+        histories = [histories]
+    logs = [_as_dict(h) for h in histories]
+    metrics = [m for m in metrics if any(m in log for log in logs)]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        train, val, starts = [], [], []
+        for log in logs:
+            starts.append(len(train))
+            train += list(log.get(metric, []))
+            val += list(log.get(f"val_{metric}", []))
+        epochs = np.arange(1, len(train) + 1)
+        ax.plot(epochs, train, "o-", ms=3, label="training")
+        if val:
+            ax.plot(epochs[: len(val)], val, "s--", ms=3, label="validation")
+        for k, start in enumerate(starts[1:], start=1):
+            label = stage_names[k] if stage_names else f"stage {k + 1}"
+            ax.axvline(start + 0.5, color="gray", ls=":", lw=1)
+            ax.text(start + 0.7, ax.get_ylim()[1], label, va="top", fontsize=8, color="gray")
+        ax.set_title(metric.replace("_", " "))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion(confusion, class_names=CLASS_NAMES, normalize: bool = True, ax=None, title=None):
+    """Heat map of a confusion matrix (rows true, columns predicted), row-normalised by default."""
+    confusion = np.asarray(confusion, dtype=float)
+    if normalize:
+        confusion = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 3.6))
+    im = ax.imshow(confusion, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    for t in range(len(class_names)):
+        for p in range(len(class_names)):
+            value = confusion[t, p]
+            text = f"{value:.2f}" if normalize else f"{int(value)}"
+            color = "white" if normalize and value > 0.6 else "black"
+            ax.text(p, t, text, ha="center", va="center", color=color)
+    ax.set_xticks(range(len(class_names)), class_names)
+    ax.set_yticks(range(len(class_names)), class_names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(
+        title or ("confusion matrix (row-normalised)" if normalize else "confusion matrix")
+    )
+    ax.figure.colorbar(im, ax=ax, fraction=0.046)
+    return ax
+
+
+class DisplayCallback(keras.callbacks.Callback):
+    """Show the prediction on a fixed photo after every ``every`` epochs while training.
+
+    In a notebook the figure replaces the previous one (``clear_output``), so you watch
+    the mask sharpen as the model learns; under it, one line per epoch lists the loss and
+    the validation scores (use ``fit(..., verbose=0)``). Outside IPython it only prints
+    the lines. Idea from the TensorFlow segmentation tutorial.
+
+    Args:
+        image: float ``[H, W, 3]`` in [0, 1]; mask: labels ``[H, W(, 1)]``.
+        every: draw every this many epochs.
+        keys: log entries to print each epoch, when present.
+    """
+
+    def __init__(self, image, mask, every: int = 1, keys=("loss", "val_loss", "val_mean_iou")):
+        super().__init__()
+        self.image = np.asarray(image)[None]
+        self.mask = np.asarray(mask)[None]
+        self.every = every
+        self.keys = keys
+        self.lines = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        cells = "  ".join(f"{k} {logs[k]:.4f}" for k in self.keys if k in logs)
+        self.lines.append(f"epoch {epoch + 1}: {cells}")
+        try:
+            from IPython import get_ipython
+            from IPython.display import clear_output, display
+        except ImportError:
+            get_ipython = None
+        if get_ipython is None or get_ipython() is None:
+            print(self.lines[-1])
+            return
+        if (epoch + 1) % self.every:
+            print(self.lines[-1])
+            return
+        prediction = np.argmax(self.model.predict_on_batch(self.image), axis=-1)
+        clear_output(wait=True)
+        fig = show_masks(self.image, self.mask, prediction, titles=[f"epoch {epoch + 1}"])
+        display(fig)
+        plt.close(fig)
+        print("\n".join(self.lines))
