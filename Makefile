@@ -1,5 +1,6 @@
 # make run   execute every notebook (real settings) into build/notebooks/ and print a summary
 # make test  lint + unit tests + every notebook under nbval in smoke mode
+# make bench print pipeline/training throughput and the nbval suite's wall time
 # make lab   open JupyterLab on notebooks/
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sorted $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: run test unit nbval lint lab clean install
+.PHONY: run test unit nbval lint lab clean install bench
 
 install: $(STAMP)
 
@@ -36,6 +37,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check seglib tests benchmarks
 	$(BIN)/nbqa ruff notebooks
 	$(BIN)/nbqa "ruff format --check" notebooks
+
+# Input pipeline and training throughput, and the smoke nbval suite's wall time (minutes).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks

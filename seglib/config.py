@@ -43,10 +43,21 @@ def example_image() -> str | None:
     return value or None
 
 
-def set_seed(seed: int = 42) -> None:
+def set_seed(seed: int = 42, deterministic: bool = False) -> None:
     """Seed Python's ``random``, NumPy and TensorFlow in one call.
 
-    Wraps ``keras.utils.set_random_seed``. Runs on a CPU are then repeatable for the
-    same data order; GPU kernels may still differ in the last bits.
+    Wraps ``keras.utils.set_random_seed``: model initialisation, dropout, shuffling and
+    augmentation then repeat from run to run. On a CPU that is enough for identical
+    weights after training on the same data in the same order.
+
+    Args:
+        seed: the seed.
+        deterministic: also call ``tf.config.experimental.enable_op_determinism()``, which
+            makes GPU kernels and parallel ``tf.data`` maps deterministic too, at some cost
+            in speed. It cannot be switched off again in the same process.
     """
     keras.utils.set_random_seed(seed)
+    if deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()

@@ -476,18 +476,28 @@ def build_pipeline(
     batch_size: int = 16,
     training: bool = False,
     shuffle_seed: int = 0,
+    augment_fn=None,
 ) -> tf.data.Dataset:
     """Preprocess, cache, (shuffle, augment,) batch and prefetch a dataset of pairs.
 
     Decoding and resizing run once: the resized pairs are cached in memory, and the
-    random augmentation runs after ``cache()`` so that every epoch sees new flips.
+    random augmentation runs after ``cache()`` so that every epoch sees new draws.
+
+    Args:
+        pairs: raw ``(uint8 image, uint8 trimap)`` pairs from :func:`load`.
+        training: shuffle every epoch and augment.
+        augment_fn: maps ``(float32 [S, S, 3], uint8 [S, S, 1])`` to the same; default
+            :func:`augment` (paired flips); e.g. :func:`augment_strong`.
+
+    Returns:
+        Batches of ``(float32 [B, S, S, 3] in [0, 1], uint8 [B, S, S, 1])``.
     """
     ds = pairs.map(
         lambda i, m: preprocess(i, m, image_size), num_parallel_calls=tf.data.AUTOTUNE
     ).cache()
     if training:
         ds = ds.shuffle(1000, seed=shuffle_seed, reshuffle_each_iteration=True)
-        ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(augment_fn or augment, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
@@ -507,12 +517,15 @@ def make_pipelines(
     augment_train: bool = True,
     validation_fraction: float = VALIDATION_FRACTION,
     shuffle_seed: int = 0,
+    augment_fn=None,
 ) -> Pipelines:
     """Build the training, validation and test pipelines in one call.
 
     Args:
         source: see :func:`load`. image_size: side in pixels. batch_size: per step.
-        limit: cap on pairs per split (smoke runs). augment_train: random flips.
+        limit: cap on pairs per split (smoke runs). augment_train: shuffle and augment
+            the training split. augment_fn: the augmentation (default :func:`augment`,
+            paired flips; :func:`augment_strong` adds zoom and colour jitter).
 
     Returns:
         :class:`Pipelines`.
@@ -521,7 +534,7 @@ def make_pipelines(
     sizes = {s: count(ds) for s, ds in raw.items()}
     return Pipelines(
         train=build_pipeline(
-            raw["train"], image_size, batch_size, augment_train, shuffle_seed=shuffle_seed
+            raw["train"], image_size, batch_size, augment_train, shuffle_seed, augment_fn
         ),
         validation=build_pipeline(raw["validation"], image_size, batch_size),
         test=build_pipeline(raw["test"], image_size, batch_size),
@@ -675,3 +688,81 @@ def write_synthetic_dataset(root: str | os.PathLike, num_images: int = 60, seed:
         "Trimap values: 1 pet, 2 background, 3 border.\n"
     )
     return root
+
+
+# ---------------------------------------------------------------------------
+# Stronger augmentation for training from scratch (notebooks 03 and 04)
+# ---------------------------------------------------------------------------
+
+
+def augment_strong(
+    image,
+    mask,
+    seed: int | None = None,
+    min_crop: float = 0.6,
+    brightness: float = 0.1,
+    contrast: float = 0.2,
+    saturation: float = 0.2,
+):
+    """Flip, zoom in (random crop) and colour-jitter a pair; the mask stays aligned.
+
+    A model trained from scratch on a few hundred photos memorises them within a few
+    epochs; each random change shows it a "new" photo with a correct mask. Geometric
+    changes are applied to photo and mask together (one random draw for both), photo
+    by bilinear and mask by nearest-neighbour resizing, so labels stay 0, 1, 2. Colour
+    changes touch the photo only. (The keras.io U-Net example uses no augmentation;
+    random crops, flips and colour jitter are the usual recipe, e.g. in torchvision's
+    segmentation references.)
+
+    Args:
+        image: float32 ``[S, S, 3]`` in [0, 1]. mask: uint8 ``[S, S, 1]`` labels 0..2.
+        seed: op-level seed (with the global seed from :func:`seglib.set_seed`).
+        min_crop: smallest crop side as a share of the image side, in (0, 1]; the crop
+            is resized back to ``S``, a zoom of up to ``1 / min_crop``.
+        brightness: largest brightness shift (added, in [0, 1] units).
+        contrast, saturation: largest relative change, e.g. 0.2 = factor in [0.8, 1.2];
+            0 turns a colour change off.
+
+    Returns:
+        ``(image float32 [S, S, 3] in [0, 1], mask uint8 [S, S, 1])``, shapes unchanged.
+    """
+    if not 0 < min_crop <= 1:
+        raise ValueError(f"min_crop must be in (0, 1], got {min_crop}")
+    image, mask = augment(image, mask, seed=seed)
+    size = tf.shape(image)[:2]
+    side = tf.cast(tf.reduce_min(size), tf.float32)
+    crop = tf.cast(side * tf.random.uniform((), min_crop, 1.0, seed=seed), tf.int32)
+    stacked = tf.concat([image, tf.cast(mask, tf.float32)], axis=-1)
+    stacked = tf.image.random_crop(stacked, tf.stack([crop, crop, 4]), seed=seed)
+    image = tf.image.resize(stacked[..., :3], size, method="bilinear")
+    mask = tf.cast(tf.image.resize(stacked[..., 3:], size, method="nearest"), tf.uint8)
+    if brightness:
+        image = tf.image.random_brightness(image, brightness, seed=seed)
+    if contrast:
+        image = tf.image.random_contrast(image, 1 - contrast, 1 + contrast, seed=seed)
+    if saturation:
+        image = tf.image.random_saturation(image, 1 - saturation, 1 + saturation, seed=seed)
+    return tf.clip_by_value(image, 0.0, 1.0), mask
+
+
+def build_training_pipeline(
+    pairs: tf.data.Dataset,
+    image_size: int = 128,
+    batch_size: int = 16,
+    augment_fn=augment_strong,
+    shuffle_seed: int = 0,
+) -> tf.data.Dataset:
+    """Like :func:`build_pipeline` with ``training=True``, with a chosen augmentation.
+
+    Preprocess, cache, shuffle every epoch, apply ``augment_fn(image, mask)`` after the
+    cache (new random draws every epoch), batch, prefetch.
+
+    Args:
+        pairs: raw ``(uint8 image, uint8 trimap)`` pairs from :func:`load`.
+        augment_fn: maps ``(float32 [S, S, 3], uint8 [S, S, 1])`` to the same; e.g.
+            :func:`augment` (flips only) or :func:`augment_strong`.
+
+    Returns:
+        Batches of ``(float32 [B, S, S, 3] in [0, 1], uint8 [B, S, S, 1])``.
+    """
+    return build_pipeline(pairs, image_size, batch_size, True, shuffle_seed, augment_fn)

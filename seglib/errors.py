@@ -11,3 +11,12 @@ class DataError(SeglibError, ValueError):
 
 class WeightsError(SeglibError, ValueError):
     """Encoder weights could not be found, downloaded or loaded."""
+
+
+class ImageError(SeglibError, ValueError):
+    """An input photo is missing, empty, not an image, truncated, corrupt or too large
+    (the message names the file, or ``<bytes>``/``<array>`` for in-memory input)."""
+
+
+class ModelError(SeglibError, ValueError):
+    """A model file is missing, not loadable, or not a segmentation model (names the file)."""

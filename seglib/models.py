@@ -168,7 +168,10 @@ def mobilenetv2_unet(
     for filters, skip in zip(decoder_filters, reversed(skips), strict=True):
         x = upsample(filters, 3, dropout)(x)
         x = layers.Concatenate()([x, skip])
-    logits = layers.Conv2DTranspose(num_classes, 3, strides=2, padding="same", name="logits")(x)
+    # float32 logits even under a mixed_float16 policy, so the loss stays accurate.
+    logits = layers.Conv2DTranspose(
+        num_classes, 3, strides=2, padding="same", name="logits", dtype="float32"
+    )(x)
     return keras.Model(inputs, logits, name="mobilenetv2_unet")
 
 
@@ -209,3 +212,144 @@ def predict_masks(model: keras.Model, images) -> np.ndarray:
     """
     logits = model.predict_on_batch(images)
     return np.argmax(logits, axis=-1).astype(np.uint8)
+
+
+# ---------------------------------------------------------------------------
+# Models trained from scratch: the keras.io Xception-style U-Net and the original U-Net
+# ---------------------------------------------------------------------------
+
+
+def conv_block(x, filters: int, batch_norm: bool = True, name: str | None = None):
+    """Two 3×3 convolutions, each followed by [BatchNorm and] ReLU: one U-Net level.
+
+    ``[B, H, W, C] -> [B, H, W, filters]`` (``padding="same"`` keeps H and W; the paper
+    used ``"valid"`` convolutions, which lose 2 pixels per side at every level). With
+    ``batch_norm`` the convolutions have no bias (BatchNorm's offset replaces it).
+    Source: Ronneberger, Fischer, Brox, "U-Net: Convolutional Networks for Biomedical
+    Image Segmentation", MICCAI 2015, Fig. 1.
+    """
+    for i in (1, 2):
+        label = f"{name}_conv{i}" if name else None
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=not batch_norm, name=label)(x)
+        if batch_norm:
+            x = layers.BatchNormalization(name=f"{name}_bn{i}" if name else None)(x)
+        x = layers.ReLU(name=f"{name}_relu{i}" if name else None)(x)
+    return x
+
+
+def unet(
+    input_shape=(128, 128, 3),
+    num_classes: int = 3,
+    depth: int = 4,
+    base_filters: int = 16,
+    batch_norm: bool = True,
+    skip_connections: bool = True,
+) -> keras.Model:
+    """The original U-Net (Ronneberger et al., 2015), sized to train on a laptop CPU.
+
+    Encoder: ``depth + 1`` levels of :func:`conv_block` with ``base_filters * 2**level``
+    filters, a 2×2 max-pool between levels. Decoder: at each level a 2×2 up-convolution
+    (``Conv2DTranspose``, stride 2) halves the channels and doubles H and W, the encoder
+    map of the same level is concatenated (the **skip connection**), then a
+    :func:`conv_block`. A 1×1 convolution gives the logits.
+
+    The paper: ``depth=4`` (five levels, 64 to 1024 filters, ``base_filters=64``, about
+    31 million parameters), ``"valid"`` convolutions on 572×572 inputs giving 388×388
+    outputs, no BatchNorm (it predates its wide use), dropout at the end of the encoder.
+    Here: ``"same"`` padding (output size = input size), BatchNorm optional and on by
+    default (a modern choice that makes training from scratch faster and steadier).
+
+    Args:
+        input_shape: ``(H, W, 3)``; H and W multiples of ``2**depth``.
+        num_classes: output channels (3: pet, background, border).
+        depth: number of max-pool steps (levels - 1), >= 1.
+        base_filters: filters at the first level; doubled at each level down.
+        batch_norm: BatchNormalization after every 3×3 convolution.
+        skip_connections: False builds the same network without the concatenations
+            (an encoder-decoder, for the ablation in notebook 04).
+
+    Returns:
+        ``keras.Model`` mapping float32 ``[B, H, W, 3]`` in [0, 1] to logits
+        ``[B, H, W, num_classes]``.
+
+    Raises:
+        ValueError: ``depth < 1`` or H, W not divisible by ``2**depth``.
+    """
+    if depth < 1:
+        raise ValueError(f"depth must be at least 1, got {depth}")
+    height, width = input_shape[:2]
+    factor = 2**depth
+    if height is not None and height % factor or width is not None and width % factor:
+        raise ValueError(
+            f"input height and width must be multiples of 2**depth = {factor}, got {input_shape}"
+        )
+    inputs = keras.Input(shape=input_shape, name="image")
+    x, skips = inputs, []
+    for level in range(depth):
+        x = conv_block(x, base_filters * 2**level, batch_norm, name=f"down{level}")
+        skips.append(x)
+        x = layers.MaxPooling2D(2, name=f"pool{level}")(x)
+    x = conv_block(x, base_filters * 2**depth, batch_norm, name="bottom")
+    for level in reversed(range(depth)):
+        filters = base_filters * 2**level
+        x = layers.Conv2DTranspose(filters, 2, strides=2, name=f"upconv{level}")(x)
+        if skip_connections:
+            x = layers.Concatenate(name=f"skip{level}")([x, skips[level]])
+        x = conv_block(x, filters, batch_norm, name=f"up{level}")
+    logits = layers.Conv2D(num_classes, 1, name="logits")(x)
+    name = "unet" if skip_connections else "unet_no_skips"
+    return keras.Model(inputs, logits, name=name)
+
+
+def xception_unet(input_shape=(160, 160, 3), num_classes: int = 3) -> keras.Model:
+    """The keras.io "Image segmentation with a U-Net-like architecture" model (F. Chollet).
+
+    Entry block: Conv2D 32 (3×3, stride 2) + BatchNorm + ReLU. Three downsampling blocks
+    (64, 128, 256 filters): [ReLU, SeparableConv2D 3×3, BatchNorm] ×2, MaxPooling 3×3
+    stride 2, plus a residual 1×1 Conv2D with stride 2 from the block's input. Four
+    upsampling blocks (256, 128, 64, 32): [ReLU, Conv2DTranspose 3×3, BatchNorm] ×2,
+    UpSampling2D(2), plus a residual UpSampling2D + 1×1 Conv2D. A 3×3 Conv2D gives the
+    classes. 2,058,979 parameters for 3 classes, like the original. Unlike a classic
+    U-Net it has no encoder-to-decoder concatenations; its shortcuts are residual
+    additions inside each block.
+
+    Two changes from keras.io: the output is **logits** (the original ends in a
+    softmax; train with ``from_logits=True``), and inputs are RGB in [0, 1] like every
+    seglib model (the Keras 3 version of the example feeds [0, 1] too).
+
+    Args:
+        input_shape: ``(H, W, 3)``; H and W multiples of 16.
+        num_classes: output channels.
+
+    Returns:
+        ``keras.Model`` mapping float32 ``[B, H, W, 3]`` in [0, 1] to logits
+        ``[B, H, W, num_classes]``.
+    """
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Conv2D(32, 3, strides=2, padding="same", name="entry_conv")(inputs)
+    x = layers.BatchNormalization(name="entry_bn")(x)
+    x = layers.Activation("relu", name="entry_relu")(x)
+    previous = x  # set aside for the residual
+    for filters in (64, 128, 256):
+        for i in (1, 2):
+            x = layers.Activation("relu")(x)
+            x = layers.SeparableConv2D(filters, 3, padding="same", name=f"down{filters}_sep{i}")(x)
+            x = layers.BatchNormalization()(x)
+        x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
+        residual = layers.Conv2D(
+            filters, 1, strides=2, padding="same", name=f"down{filters}_residual"
+        )(previous)
+        x = layers.add([x, residual])
+        previous = x
+    for filters in (256, 128, 64, 32):
+        for i in (1, 2):
+            x = layers.Activation("relu")(x)
+            x = layers.Conv2DTranspose(filters, 3, padding="same", name=f"up{filters}_tconv{i}")(x)
+            x = layers.BatchNormalization()(x)
+        x = layers.UpSampling2D(2)(x)
+        residual = layers.UpSampling2D(2)(previous)
+        residual = layers.Conv2D(filters, 1, padding="same", name=f"up{filters}_residual")(residual)
+        x = layers.add([x, residual])
+        previous = x
+    logits = layers.Conv2D(num_classes, 3, padding="same", name="logits")(x)
+    return keras.Model(inputs, logits, name="xception_unet")

@@ -243,3 +243,13 @@ def test_tfds_failure_explains_offline_options(monkeypatch):
     with pytest.raises(DataError, match="SEGLIB_DATA=synthetic") as info:
         data.load("train", "tfds")
     assert "oxford_iiit_pet:4" in str(info.value)
+
+
+def test_make_pipelines_uses_the_given_augmentation_for_training_only():
+    def blank(image, mask):  # an "augmentation" whose effect is easy to see
+        return image * 0.0, mask
+
+    pipes = data.make_pipelines("synthetic", image_size=32, batch_size=4, augment_fn=blank)
+    assert all(float(tf.reduce_max(x)) == 0.0 for x, _ in pipes.train)
+    assert float(tf.reduce_max(next(iter(pipes.validation))[0])) > 0.0
+    assert float(tf.reduce_max(next(iter(pipes.test))[0])) > 0.0

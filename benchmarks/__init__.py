@@ -1,0 +1,1 @@
+"""Benchmarks for seglib: ``make bench`` (``python -m benchmarks``) prints every figure."""

@@ -1,0 +1,88 @@
+"""``python -m benchmarks`` (``make bench``): print every benchmark figure.
+
+Data: SEGLIB_DATA when it names a directory, else the synthetic source.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import tensorflow as tf
+
+from benchmarks import input_pipeline, training_throughput
+
+
+def nbval_suite_seconds(root: Path) -> tuple[float, int]:
+    """Wall time of ``pytest --nbval-lax`` over every notebook in smoke mode."""
+    notebooks = sorted(p.name for p in (root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    env = dict(os.environ, SEGLIB_SMOKE="1")
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", *notebooks],
+        cwd=root / "notebooks",
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        print(result.stdout[-2000:])
+    return seconds, result.returncode
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-nbval", action="store_true", help="skip the notebook suite")
+    args = parser.parse_args(argv)
+    source = os.environ.get("SEGLIB_DATA", "")
+    if not source or source == "tfds" or not Path(source).is_dir():
+        source = "synthetic"
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"GPUs: {len(tf.config.list_physical_devices('GPU'))}, TensorFlow {tf.__version__}"
+    )
+    print(f"data: {source}\n")
+
+    p = input_pipeline.run(source)
+    print(f"input pipeline, training split ({p['images']} images, 128 px, batch 16, images/s)")
+    print(f"  seglib tf.data, first epoch (decode+resize+augment)  {p['seglib_first_epoch']:8.0f}")
+    print(f"  seglib tf.data, cached epochs (augment only)          {p['seglib_cached']:8.0f}")
+    print(f"  per-batch PIL loader (keras.io Sequence style)        {p['pil_sequence']:8.0f}")
+    print(
+        f"  ratio seglib first epoch / PIL                        {p['seglib_first_epoch'] / p['pil_sequence']:8.1f}x"
+    )
+    print(
+        f"  ratio seglib cached / PIL                             {p['seglib_cached'] / p['pil_sequence']:8.1f}x\n"
+    )
+
+    rows = training_throughput.run()
+    print("training throughput (batch 16, images/s)")
+    print(f"  {'model':<40}{'px':>5}{'graph':>9}{'XLA':>9}{'XLA/graph':>11}")
+    fastest = 0.0
+    for r in rows:
+        if "error" in r:
+            print(f"  {r['model']:<40}{r['size']:>5}   {r['error']}")
+            continue
+        graph, xla = r.get("eager_graph"), r.get("xla")
+        fastest = max(fastest, graph or 0, xla or 0)
+        xla_text = f"{xla:9.1f}{xla / graph:10.2f}x" if xla else f"   failed: {r.get('xla_error')}"
+        print(f"  {r['model']:<40}{r['size']:>5}{graph:9.1f}{xla_text}")
+    margin = p["seglib_cached"] / fastest if fastest else float("nan")
+    verdict = "not the bottleneck" if margin >= 3 else "TOO SLOW: may limit training"
+    print(f"  cached pipeline / fastest training throughput         {margin:8.1f}x ({verdict})\n")
+
+    if not args.skip_nbval:
+        seconds, code = nbval_suite_seconds(Path(__file__).resolve().parent.parent)
+        status = "passed" if code == 0 else f"FAILED (exit {code})"
+        print(f"smoke-mode nbval suite (all notebooks): {seconds:.0f} s, {status}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
