@@ -46,5 +46,5 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks
 
 clean:
-	rm -rf build notebooks/models notebooks/outputs .pytest_cache .ruff_cache
+	rm -rf build notebooks/runs .pytest_cache .ruff_cache
 	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -743,26 +743,3 @@ def augment_strong(
     if saturation:
         image = tf.image.random_saturation(image, 1 - saturation, 1 + saturation, seed=seed)
     return tf.clip_by_value(image, 0.0, 1.0), mask
-
-
-def build_training_pipeline(
-    pairs: tf.data.Dataset,
-    image_size: int = 128,
-    batch_size: int = 16,
-    augment_fn=augment_strong,
-    shuffle_seed: int = 0,
-) -> tf.data.Dataset:
-    """Like :func:`build_pipeline` with ``training=True``, with a chosen augmentation.
-
-    Preprocess, cache, shuffle every epoch, apply ``augment_fn(image, mask)`` after the
-    cache (new random draws every epoch), batch, prefetch.
-
-    Args:
-        pairs: raw ``(uint8 image, uint8 trimap)`` pairs from :func:`load`.
-        augment_fn: maps ``(float32 [S, S, 3], uint8 [S, S, 1])`` to the same; e.g.
-            :func:`augment` (flips only) or :func:`augment_strong`.
-
-    Returns:
-        Batches of ``(float32 [B, S, S, 3] in [0, 1], uint8 [B, S, S, 1])``.
-    """
-    return build_pipeline(pairs, image_size, batch_size, True, shuffle_seed, augment_fn)

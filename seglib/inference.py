@@ -1,0 +1,759 @@
+"""Segmenting your own photos: decoding, preprocessing, prediction at full resolution, cut-outs.
+
+The one call is :func:`segment`::
+
+    model = inference.load_model("models/02_pretrained_unet.keras")
+    result = inference.segment("my_cat.jpg", model)  # path, bytes, PIL image or NumPy array
+    result.mask           # uint8 [H, W]: 0 pet, 1 background, 2 border, at the photo's size
+    result.probabilities  # float32 [H, W, 3], softmax over the classes, rows sum to 1
+    inference.save_outputs(result, "outputs")  # mask, overlay and cut-out PNGs
+
+What happens to a photo, step by step:
+
+1. **Decode by content**, not by file name (a ``.jpg`` may be a PNG or a GIF); an animated
+   GIF, APNG or multi-picture JPEG gives its first frame.
+2. **Check the size from the header, before decoding**: an image over ``max_pixels``
+   (default :data:`DEFAULT_MAX_PIXELS`, 50 megapixels, more than a 48-megapixel phone
+   photo) is refused. A "decompression bomb" is a small file that unpacks to billions of
+   pixels; this check does not depend on Pillow's global ``Image.MAX_IMAGE_PIXELS``.
+3. **Honour the EXIF orientation** (tag 0x0112): phones store the sensor's pixels as they
+   come and record how to turn them; ``PIL.ImageOps.exif_transpose`` turns them upright.
+4. **Convert to RGB uint8**: grayscale is repeated, palette and CMYK go through Pillow,
+   16-bit images (``I;16``) are scaled by 255/65535 (Pillow's own conversion would clip
+   everything above 255 to white), and transparency is composited over white, as a
+   viewer shows it (the colours hidden under transparent pixels are arbitrary).
+5. **Preprocess exactly as in training** (:func:`seglib.data.preprocess`): resize
+   bilinearly with antialiasing to the model's input size, scale to [0, 1], RGB order.
+6. **Predict logits** at the model's size, **resize the logits bilinearly back to the
+   photo's size**, then take the softmax (probabilities) and the argmax (the mask).
+
+Why resize the logits and not the mask: blowing a 128x128 mask up with nearest neighbour
+gives staircase outlines whose steps are ``H / 128`` pixels tall (30 pixels on a phone
+photo). Interpolating the logits, the linear output of the last layer, gives smooth
+boundaries that fall between the model's pixels, and the mask and the probabilities stay
+consistent (``mask == probabilities.argmax(-1)``). This is what FCN (Long, Shelhamer and
+Darrell, CVPR 2015) and DeepLab (Chen et al., TPAMI 2018) do: "bilinearly upsample the
+logits to the input resolution". Logits rather than probabilities because the softmax is
+non-linear: interpolating the scores before it is the convention of those papers and of
+mmsegmentation, and the argmax of interpolated logits equals the class with the highest
+interpolated score.
+
+Every bad input raises :class:`~seglib.errors.ImageError` (or
+:class:`~seglib.errors.ModelError` for the model) with a message that starts with the
+file name (``<bytes>``, ``<array>`` or ``name=`` for in-memory input) and says what is
+wrong.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import warnings
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from seglib.data import CLASS_NAMES, NUM_CLASSES
+from seglib.errors import ImageError, ModelError
+
+#: Largest image accepted by default, in pixels (width x height): 50 megapixels, above
+#: the 48 MP of current phone cameras. Pass ``max_pixels=`` to change it per call.
+DEFAULT_MAX_PIXELS = 50_000_000
+#: Input side used when a model accepts any size (``input_shape`` ``[None, None, None, 3]``).
+DEFAULT_INPUT_SIZE = 128
+#: File suffixes that :func:`list_images` picks up (decoding still goes by content).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".heic")
+#: Colour under transparent pixels (RGBA, LA, palette with transparency): white.
+TRANSPARENCY_BACKGROUND = (255, 255, 255)
+
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"heim", b"heis")
+
+
+@dataclass
+class Segmentation:
+    """The result of :func:`segment` for one photo, at the photo's own resolution.
+
+    Attributes:
+        image: uint8 ``[H, W, 3]``, RGB 0..255: the photo as decoded, turned upright by
+            its EXIF orientation and converted to RGB (what the model saw, before resizing).
+        mask: uint8 ``[H, W]`` labels: 0 pet, 1 background, 2 border.
+        probabilities: float32 ``[H, W, C]`` in [0, 1], summing to 1 over the classes
+            (softmax of the logits resized to ``H x W``); ``mask`` is their argmax.
+        name: the file name, or ``<bytes>`` / ``<array>`` / the ``name=`` given.
+        input_size: ``(height, width)`` the photo was resized to for the model.
+    """
+
+    image: np.ndarray
+    mask: np.ndarray
+    probabilities: np.ndarray
+    name: str
+    input_size: tuple[int, int]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(height, width)`` in pixels."""
+        return self.mask.shape[:2]
+
+    def class_shares(self, class_names: Sequence[str] = CLASS_NAMES) -> dict:
+        """Share of the photo's pixels given each class, e.g. ``{"pet": 0.31, ...}`` (sums to 1)."""
+        counts = np.bincount(self.mask.ravel(), minlength=len(class_names))
+        return {n: float(c) / self.mask.size for n, c in zip(class_names, counts, strict=False)}
+
+
+# ---------------------------------------------------------------------------
+# Decoding
+# ---------------------------------------------------------------------------
+
+
+def _label(image, name: str | None) -> str:
+    if name is not None:
+        return str(name)
+    if isinstance(image, (str, os.PathLike)):
+        return str(image)
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return "<bytes>"
+    if isinstance(image, Image.Image):
+        return getattr(image, "filename", "") or "<PIL image>"
+    if isinstance(image, np.ndarray) or hasattr(image, "__array__"):
+        return "<array>"
+    return "<input>"
+
+
+def _check_pixels(width: int, height: int, label: str, max_pixels: int | None) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageError(f"{label}: the image has no pixels ({width}x{height})")
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageError(
+            f"{label}: {width}x{height} = {width * height / 1e6:.1f} megapixels is over the "
+            f"pixel limit of {max_pixels / 1e6:.1f} megapixels (a guard against decompression "
+            "bombs). Shrink the photo, or pass a larger max_pixels= if you trust the file."
+        )
+
+
+def _looks_like_heif(head: bytes) -> bool:
+    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
+
+
+def _not_an_image(label: str, head: bytes, error: Exception) -> ImageError:
+    if _looks_like_heif(head):
+        return ImageError(
+            f"{label}: this is a HEIC/HEIF photo (the iPhone default), which Pillow cannot "
+            "read. Export it as JPEG (on the iPhone: Settings > Camera > Formats > Most "
+            "Compatible), or `pip install pillow-heif` and call "
+            "`pillow_heif.register_heif_opener()` first."
+        )
+    # Pillow's own text for an unknown format only repeats the file object's repr.
+    detail = "" if isinstance(error, UnidentifiedImageError) else f" ({error})"
+    return ImageError(
+        f"{label}: not an image, or a format Pillow cannot read{detail}. Use a JPEG, PNG, "
+        "GIF, BMP, WebP or TIFF file."
+    )
+
+
+def _exif_upright(im: Image.Image, label: str) -> Image.Image:
+    """Apply the EXIF orientation (EXIF 2.3, tag 0x0112); on a broken EXIF block, warn."""
+    try:
+        upright = ImageOps.exif_transpose(im)
+    except Exception as e:  # Pillow raises several types on malformed EXIF data
+        warnings.warn(
+            f"{label}: could not read the EXIF orientation ({e}); using the pixels as stored.",
+            stacklevel=3,
+        )
+        return im
+    return upright if upright is not None else im
+
+
+def _composite_over_background(rgba: np.ndarray) -> np.ndarray:
+    """uint8 ``[H, W, 4]`` -> uint8 ``[H, W, 3]`` blended over :data:`TRANSPARENCY_BACKGROUND`."""
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    background = np.array(TRANSPARENCY_BACKGROUND, np.float32)
+    blended = rgba[..., :3].astype(np.float32) * alpha + background * (1.0 - alpha)
+    return np.clip(np.round(blended), 0, 255).astype(np.uint8)
+
+
+def _pil_to_rgb(im: Image.Image, label: str) -> np.ndarray:
+    """Any Pillow mode -> uint8 ``[H, W, 3]`` (see the module docstring, step 4)."""
+    mode = im.mode
+    if mode in _SIXTEEN_BIT_MODES or mode == "I":
+        values = np.asarray(im).astype(np.float64)
+        if mode != "I" or values.max(initial=0) > 255:  # 16-bit range 0..65535
+            values = values * (255.0 / 65535.0)
+        gray = np.clip(np.round(values), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    if mode == "F":
+        values = np.nan_to_num(np.asarray(im, dtype=np.float64))
+        if values.max(initial=0) <= 1.0:
+            values = values * 255.0
+        gray = np.clip(np.round(values), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    transparent = mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in im.info
+    try:
+        if transparent:
+            return _composite_over_background(np.asarray(im.convert("RGBA")))
+        return np.asarray(im.convert("RGB"))
+    except (ValueError, OSError) as e:
+        raise ImageError(f"{label}: cannot convert colour mode {mode!r} to RGB ({e})") from e
+
+
+def _decode_opened(
+    im: Image.Image, label: str, max_pixels: int | None, first_frame: bool = True
+) -> np.ndarray:
+    """Size check from the header, then decode (the first frame), orient and convert."""
+    _check_pixels(im.size[0], im.size[1], label, max_pixels)
+    try:
+        if first_frame:
+            im.seek(0)  # animated GIF / APNG / MPO: the first frame
+        im.load()
+    except MemoryError:
+        raise
+    except Exception as e:  # OSError, SyntaxError, struct.error, ... on damaged data
+        problem = "truncated (it ends early)" if "truncated" in str(e) else "corrupt"
+        raise ImageError(
+            f"{label}: the {im.format or 'image'} file is {problem} and cannot be decoded ({e})"
+        ) from e
+    return _pil_to_rgb(_exif_upright(im, label), label)
+
+
+def _open_and_decode(stream, label: str, head: bytes, max_pixels: int | None) -> np.ndarray:
+    with warnings.catch_warnings():
+        # We check the size ourselves (max_pixels); Pillow's global warning would only add noise.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(stream)
+        except Image.DecompressionBombError as e:
+            raise ImageError(
+                f"{label}: over Pillow's decompression-bomb limit ({e}); refused before decoding"
+            ) from e
+        except (OSError, SyntaxError, ValueError) as e:
+            raise _not_an_image(label, head, e) from e
+        with im:
+            return _decode_opened(im, label, max_pixels)
+
+
+def _from_path(path: Path, label: str, max_pixels: int | None) -> np.ndarray:
+    if not path.exists():
+        raise ImageError(f"{label}: file not found")
+    if path.is_dir():
+        raise ImageError(
+            f"{label}: is a folder, not an image file (list its photos with list_images)"
+        )
+    size = path.stat().st_size
+    if size == 0:
+        raise ImageError(f"{label}: the file is empty (0 bytes)")
+    try:
+        f = open(path, "rb")  # closed by the with block below
+    except OSError as e:  # permission denied, ...
+        raise ImageError(f"{label}: cannot read the file ({e.strerror or e})") from e
+    with f:
+        head = f.read(16)
+        f.seek(0)
+        return _open_and_decode(f, label, head, max_pixels)
+
+
+def _from_bytes(content: bytes, label: str, max_pixels: int | None) -> np.ndarray:
+    content = bytes(content)
+    if not content:
+        raise ImageError(f"{label}: the data is empty (0 bytes)")
+    return _open_and_decode(io.BytesIO(content), label, content[:16], max_pixels)
+
+
+def _from_array(array, label: str, max_pixels: int | None) -> np.ndarray:
+    try:
+        array = np.asarray(array)
+    except Exception as e:
+        raise ImageError(f"{label}: cannot be read as an array ({e})") from e
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    shape_ok = array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (3, 4))
+    if not shape_ok:
+        raise ImageError(
+            f"{label}: expected an image array [H, W], [H, W, 1], [H, W, 3] (RGB) or "
+            f"[H, W, 4] (RGBA), got shape {array.shape}"
+        )
+    _check_pixels(array.shape[1], array.shape[0], label, max_pixels)
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8) * 255
+    elif array.dtype == np.uint16:
+        array = np.round(array * (255.0 / 65535.0)).astype(np.uint8)
+    elif np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ImageError(f"{label}: the array holds NaN or infinite values")
+        low, high = float(array.min()), float(array.max())
+        if low < 0.0 or high > 1.0:
+            raise ImageError(
+                f"{label}: a float image must hold values in [0, 1] (what the models take), "
+                f"got {low:g}..{high:g}. For 0..255 values pass array.astype(np.uint8)."
+            )
+        array = np.round(array * 255.0).astype(np.uint8)
+    elif np.issubdtype(array.dtype, np.integer):
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high > 255:
+            raise ImageError(
+                f"{label}: an integer image must hold values in 0..255 (uint8) or be uint16, "
+                f"got {array.dtype} with values {low}..{high}"
+            )
+        array = array.astype(np.uint8)
+    else:
+        raise ImageError(f"{label}: unsupported array dtype {array.dtype}")
+    if array.ndim == 2:
+        return np.repeat(array[..., None], 3, axis=-1)
+    if array.shape[-1] == 4:
+        return _composite_over_background(array)
+    return np.ascontiguousarray(array)
+
+
+def load_image(image, *, name: str | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS):
+    """Decode a photo from a path, bytes, a PIL image or an array into upright RGB uint8.
+
+    Steps 1-4 of the module docstring: decode by content (first frame), check the size
+    against ``max_pixels`` before decoding, apply the EXIF orientation, convert any mode
+    (RGB, RGBA, LA, L, 1, P, CMYK, YCbCr, I;16, I, F) to RGB.
+
+    Args:
+        image: a path (``str`` or ``os.PathLike``); the file's content (``bytes``,
+            ``bytearray``, ``memoryview``); a ``PIL.Image.Image``; or an array-like
+            ``[H, W]``, ``[H, W, 1]``, ``[H, W, 3]`` or ``[H, W, 4]`` in **RGB** order
+            (OpenCV's ``cv2.imread`` gives BGR: convert with ``cv2.cvtColor`` first) with
+            dtype uint8 (0..255), uint16 (0..65535), bool, or float in [0, 1].
+        name: what error messages call the input (default: the path, ``<bytes>``,
+            ``<array>``, or the PIL image's ``filename``).
+        max_pixels: refuse images with more pixels than this (width x height); None
+            switches the check off (Pillow's own limit, 2 x ``Image.MAX_IMAGE_PIXELS``,
+            still applies to files).
+
+    Returns:
+        uint8 ``[H, W, 3]``, RGB, 0..255, upright.
+
+    Raises:
+        ImageError: file not found, a folder, empty, not an image (with a hint for
+            HEIC), truncated or corrupt, over ``max_pixels``, an array of the wrong shape,
+            dtype or value range, or an unsupported type. The message starts with the name.
+    """
+    label = _label(image, name)
+    if isinstance(image, (str, os.PathLike)):
+        return _from_path(Path(image).expanduser(), label, max_pixels)
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return _from_bytes(image, label, max_pixels)
+    if isinstance(image, Image.Image):
+        return _decode_opened(image, label, max_pixels, first_frame=False)  # the frame given
+    if isinstance(image, (np.ndarray, tf.Tensor)) or hasattr(image, "__array__"):
+        return _from_array(image, label, max_pixels)
+    raise ImageError(
+        f"{label}: expected a file path, bytes, a PIL image or a NumPy array, "
+        f"got {type(image).__name__}"
+    )
+
+
+def to_model_input(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Preprocess an RGB photo exactly as :func:`seglib.data.preprocess` does in training.
+
+    Args:
+        image: uint8 ``[H, W, 3]``, RGB 0..255.
+        size: ``(height, width)`` of the model's input.
+
+    Returns:
+        float32 ``[height, width, 3]`` in [0, 1]: resized bilinearly with antialiasing
+        (so shrinking a large photo does not alias), then divided by 255.
+    """
+    resized = tf.image.resize(image, size, method="bilinear", antialias=True)
+    return tf.clip_by_value(resized / 255.0, 0.0, 1.0).numpy().astype(np.float32)
+
+
+# ---------------------------------------------------------------------------
+# The model
+# ---------------------------------------------------------------------------
+
+
+def _output_is_softmax(model: keras.Model) -> bool:
+    last = model.layers[-1] if model.layers else None
+    if isinstance(last, keras.layers.Softmax):
+        return True
+    activation = getattr(last, "activation", None)
+    return getattr(activation, "__name__", "") == "softmax"
+
+
+def check_model(model, name: str = "<model>", num_classes: int = NUM_CLASSES) -> keras.Model:
+    """Check that ``model`` is a segmentation model in this course's convention.
+
+    The convention (:mod:`seglib.models`): one input, float32 images ``[B, H, W, 3]`` in
+    [0, 1]; one output, **logits** ``[B, H, W, num_classes]`` at the input's resolution.
+
+    Returns:
+        ``model``.
+
+    Raises:
+        ModelError: not a Keras model, wrong number of inputs or outputs, input not
+            ``[B, H, W, 3]``, output not ``[B, H, W, num_classes]`` at the input's size, or
+            a last layer that applies softmax (we expect logits). Names ``name``.
+    """
+    if not isinstance(model, keras.Model):
+        raise ModelError(f"{name}: not a Keras model (got {type(model).__name__})")
+    try:
+        inputs, outputs = list(model.inputs), list(model.outputs)
+    except (AttributeError, ValueError) as e:
+        raise ModelError(f"{name}: the model has no defined inputs/outputs ({e})") from e
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ModelError(
+            f"{name}: not a segmentation model: it has {len(inputs)} inputs and "
+            f"{len(outputs)} outputs, expected one image in and one mask of logits out"
+        )
+    in_shape, out_shape = tuple(inputs[0].shape), tuple(outputs[0].shape)
+    if len(in_shape) != 4 or in_shape[-1] != 3:
+        raise ModelError(
+            f"{name}: not a segmentation model: its input has shape {in_shape}, expected "
+            "RGB images [batch, height, width, 3]"
+        )
+    if len(out_shape) != 4 or out_shape[1:3] != in_shape[1:3] or out_shape[-1] != num_classes:
+        raise ModelError(
+            f"{name}: not a segmentation model: its output has shape {out_shape}, expected "
+            f"logits [batch, {in_shape[1]}, {in_shape[2]}, {num_classes}] (one score per "
+            "pixel and class, at the input's resolution)"
+        )
+    if _output_is_softmax(model):
+        raise ModelError(
+            f"{name}: the model's last layer applies softmax; seglib models output logits "
+            "(build the last layer without activation and train with from_logits=True)"
+        )
+    return model
+
+
+def _describe_file(path: Path) -> str:
+    """'a JPEG image' when Pillow recognises the file, else 'not one'."""
+    try:
+        with Image.open(path) as im:
+            return f"a {im.format} image"
+    except Exception:
+        return "not one"
+
+
+def load_model(path: str | os.PathLike, num_classes: int = NUM_CLASSES) -> keras.Model:
+    """Load a saved segmentation model (``.keras``, as notebook 02 writes) and check it.
+
+    Loads with ``compile=False`` (inference needs no optimizer) and Keras' default
+    ``safe_mode`` (no arbitrary code from the file), then :func:`check_model`.
+
+    Returns:
+        ``keras.Model`` taking float32 ``[B, H, W, 3]`` in [0, 1], returning logits
+        ``[B, H, W, num_classes]``.
+
+    Raises:
+        ModelError: the file is missing, a folder, empty, not loadable by Keras, or not a
+            segmentation model (see :func:`check_model`). The message names the file.
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise ModelError(
+            f"{path}: model file not found (notebook 02 saves one to "
+            "notebooks/models/02_pretrained_unet.keras)"
+        )
+    if path.is_dir():
+        raise ModelError(f"{path}: is a folder, not a model file")
+    if path.stat().st_size == 0:
+        raise ModelError(f"{path}: the model file is empty (0 bytes)")
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise ModelError(
+            f"{path}: not a Keras model: a .keras file is a zip archive, and this file is "
+            f"{_describe_file(path)}. Save models with model.save('name.keras')."
+        )
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except MemoryError:
+        raise
+    except Exception as e:  # Keras raises ValueError, OSError, zipfile errors, ...
+        raise ModelError(
+            f"{path}: not a loadable Keras model ({type(e).__name__}: {e}). Save models with "
+            "model.save('name.keras')."
+        ) from e
+    return check_model(model, str(path), num_classes)
+
+
+def model_input_size(model: keras.Model) -> tuple[int, int]:
+    """``(height, width)`` the model takes; :data:`DEFAULT_INPUT_SIZE` where it accepts any."""
+    _, height, width, _ = model.inputs[0].shape
+    return (height or DEFAULT_INPUT_SIZE, width or DEFAULT_INPUT_SIZE)
+
+
+# ---------------------------------------------------------------------------
+# Segmenting
+# ---------------------------------------------------------------------------
+
+
+def segment(
+    image,
+    model,
+    *,
+    name: str | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    input_size: int | tuple[int, int] | None = None,
+) -> Segmentation:
+    """Segment one photo into pet, background and border at its original resolution.
+
+    Decodes and preprocesses the photo as in training (:func:`load_image`,
+    :func:`to_model_input`), predicts logits at the model's input size, resizes the
+    logits bilinearly to the photo's size, and returns their softmax and argmax. See the
+    module docstring for why the logits and not the mask are resized (FCN, DeepLab).
+
+    Args:
+        image: path, bytes, PIL image or array (see :func:`load_image`).
+        model: a model from :func:`load_model` (or any model passing
+            :func:`check_model`), or the path of a saved one.
+        name: what error messages and :attr:`Segmentation.name` call the input.
+        max_pixels: pixel limit (decompression-bomb guard); None switches it off.
+        input_size: side or ``(height, width)`` to resize to; None uses the model's input
+            size (:func:`model_input_size`).
+
+    Returns:
+        :class:`Segmentation` with ``image`` uint8 ``[H, W, 3]``, ``mask`` uint8
+        ``[H, W]`` (0 pet, 1 background, 2 border) and ``probabilities`` float32
+        ``[H, W, C]``, where ``H x W`` is the upright photo's size.
+
+    Raises:
+        ImageError: see :func:`load_image`. ModelError: see :func:`load_model` and
+            :func:`check_model`.
+    """
+    if isinstance(model, (str, os.PathLike)):
+        model = load_model(model)
+    else:
+        check_model(model)
+    label = _label(image, name)
+    rgb = load_image(image, name=label, max_pixels=max_pixels)
+    if input_size is None:
+        size = model_input_size(model)
+    elif isinstance(input_size, int):
+        size = (input_size, input_size)
+    else:
+        size = tuple(input_size)
+    x = to_model_input(rgb, size)
+    logits = model(x[None], training=False)[0]
+    height, width = rgb.shape[:2]
+    logits = tf.image.resize(logits, (height, width), method="bilinear", antialias=True)
+    probabilities = tf.nn.softmax(logits, axis=-1).numpy().astype(np.float32)
+    mask = np.argmax(probabilities, axis=-1).astype(np.uint8)
+    return Segmentation(rgb, mask, probabilities, label, (int(size[0]), int(size[1])))
+
+
+# ---------------------------------------------------------------------------
+# Cut-outs and files
+# ---------------------------------------------------------------------------
+
+
+def _class_ids(classes: Iterable[str | int]) -> list[int]:
+    ids = []
+    for c in [classes] if isinstance(classes, (str, int)) else classes:
+        if isinstance(c, str):
+            if c not in CLASS_NAMES:
+                raise ValueError(f"unknown class {c!r}; the classes are {CLASS_NAMES}")
+            ids.append(CLASS_NAMES.index(c))
+        elif 0 <= int(c) < NUM_CLASSES:
+            ids.append(int(c))
+        else:
+            raise ValueError(f"class id {c} is outside 0..{NUM_CLASSES - 1}")
+    return ids
+
+
+def _as_uint8_rgb(image) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"expected an RGB image [H, W, 3], got shape {image.shape}")
+    if image.dtype == np.uint8:
+        return image
+    return np.clip(np.round(np.asarray(image, np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def remove_background(image, mask, classes: Sequence[str | int] = ("pet",)) -> np.ndarray:
+    """Cut the pet out of a photo: an RGBA image, transparent wherever the mask is not kept.
+
+    Args:
+        image: ``[H, W, 3]`` RGB, uint8 0..255 or float in [0, 1].
+        mask: labels ``[H, W]`` or ``[H, W, 1]`` (0 pet, 1 background, 2 border).
+        classes: the classes that count as the pet, by name or label: ``("pet",)`` gives a
+            tight cut-out, ``("pet", "border")`` keeps the uncertain band along the outline
+            too (a looser cut that keeps whiskers and fur tips, and some background).
+
+    Returns:
+        uint8 ``[H, W, 4]``: the photo's RGB and alpha 255 on kept pixels, 0 elsewhere.
+
+    Raises:
+        ValueError: shapes differ, the image is not ``[H, W, 3]``, or a class is unknown.
+    """
+    rgb = _as_uint8_rgb(image)
+    labels = np.asarray(mask)
+    labels = labels[..., 0] if labels.ndim == 3 else labels
+    if labels.shape != rgb.shape[:2]:
+        raise ValueError(f"mask is {labels.shape} but the image is {rgb.shape[:2]}")
+    alpha = np.isin(labels, _class_ids(classes)).astype(np.uint8) * 255
+    return np.dstack([rgb, alpha])
+
+
+def mask_image(mask) -> Image.Image:
+    """A label mask as a palette PNG image: pixel values are the labels, shown in class colours.
+
+    ``np.asarray(Image.open(path))`` gives the labels 0 pet, 1 background, 2 border back
+    exactly, while any image viewer shows them in :data:`seglib.viz.CLASS_COLORS`.
+    """
+    from seglib.viz import CLASS_COLORS
+
+    labels = np.asarray(mask)
+    labels = labels[..., 0] if labels.ndim == 3 else labels
+    im = Image.fromarray(labels.astype(np.uint8), mode="L").convert("P")
+    palette = np.zeros((256, 3), np.uint8)
+    palette[: len(CLASS_COLORS)] = np.round(np.asarray(CLASS_COLORS) * 255).astype(np.uint8)
+    im.putpalette(palette.ravel().tolist())
+    return im
+
+
+def _safe_stem(stem: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(str(stem)).stem).strip("._")
+    return stem or "image"
+
+
+def save_outputs(
+    result,
+    out_dir: str | os.PathLike,
+    stem: str | None = None,
+    *,
+    mask=None,
+    classes: Sequence[str | int] = ("pet",),
+) -> dict:
+    """Write the mask, an overlay and the cut-out of one photo as PNGs; never overwrite.
+
+    Files, in ``out_dir`` (created):
+
+    * ``<stem>_mask.png``: a **label PNG** with a palette: its pixel values are the labels
+      0 pet, 1 background, 2 border (read back exactly with ``np.asarray(Image.open(p))``)
+      and viewers show them in the course's class colours;
+    * ``<stem>_overlay.png``: the photo with the class colours blended over it (RGB);
+    * ``<stem>_cutout.png``: :func:`remove_background` with ``classes`` (RGBA).
+
+    If any of the three names exists already, the set is written as ``<stem>-2_*``,
+    ``<stem>-3_*``, ... (the first free number), so saving twice keeps both. Files are
+    created exclusively (``open(..., "xb")``), so two processes cannot overwrite each other.
+
+    Args:
+        result: a :class:`Segmentation`, or an RGB image ``[H, W, 3]`` with ``mask=``.
+        out_dir: output folder. stem: base name; default the photo's file name without
+            suffix (``image`` for in-memory input); unsafe characters become ``_``.
+        mask: labels ``[H, W]`` when ``result`` is an image.
+        classes: classes kept in the cut-out (see :func:`remove_background`).
+
+    Returns:
+        ``{"mask": Path, "overlay": Path, "cutout": Path}``.
+
+    Raises:
+        ValueError: no mask, or the image and mask differ in size.
+    """
+    from seglib.viz import overlay
+
+    if isinstance(result, Segmentation):
+        image, labels = result.image, result.mask
+        default_stem = "image" if result.name.startswith("<") else result.name
+    else:
+        if mask is None:
+            raise ValueError("save_outputs needs mask= when given an image, not a Segmentation")
+        image, labels, default_stem = _as_uint8_rgb(result), np.asarray(mask), "image"
+    stem = _safe_stem(stem if stem is not None else default_stem)
+    cutout = remove_background(image, labels, classes)
+    blended = np.clip(np.round(overlay(image, labels) * 255), 0, 255).astype(np.uint8)
+    pictures = {
+        "mask": mask_image(labels),
+        "overlay": Image.fromarray(blended, mode="RGB"),
+        "cutout": Image.fromarray(cutout, mode="RGBA"),
+    }
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    number = 1
+    while True:
+        name = stem if number == 1 else f"{stem}-{number}"
+        paths = {kind: out_dir / f"{name}_{kind}.png" for kind in pictures}
+        created = []
+        try:
+            for kind, path in paths.items():
+                with open(path, "xb") as f:
+                    created.append(path)
+                    pictures[kind].save(f, format="PNG")
+            return paths
+        except FileExistsError:
+            for path in created:
+                path.unlink(missing_ok=True)
+            number += 1
+
+
+# ---------------------------------------------------------------------------
+# Bringing photos in: folders and upload widgets
+# ---------------------------------------------------------------------------
+
+
+def list_images(folder: str | os.PathLike, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> list:
+    """The files in ``folder`` (not recursive) whose suffix is in ``suffixes``, sorted by name.
+
+    Raises:
+        ImageError: the folder does not exist or is a file.
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise ImageError(f"{folder}: folder not found")
+    wanted = {s.lower() for s in suffixes}
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in wanted)
+
+
+def uploaded_files(value) -> list:
+    """``(name, bytes)`` pairs from an ipywidgets ``FileUpload.value``.
+
+    Handles both ipywidgets 8 (a tuple of dicts with ``name`` and ``content``, a
+    memoryview) and ipywidgets 7, which Colab ships (a dict ``{name: {"content": bytes}}``).
+    Nothing uploaded gives ``[]``.
+    """
+    if not value:
+        return []
+    if isinstance(value, dict):  # ipywidgets 7
+        return [(str(n), bytes(v["content"])) for n, v in value.items()]
+    return [(str(f["name"]), bytes(f["content"])) for f in value]
+
+
+def show_result(result: Segmentation, classes: Sequence[str | int] = ("pet",), title=None):
+    """Photo | mask overlay | cut-out side by side, with the class legend.
+
+    The cut-out is drawn over a grey checkerboard, so transparent pixels are visible as such.
+    ``title`` replaces the photo's file name above the first panel. Photos larger than
+    about 1600 px are drawn subsampled (the saved files keep every pixel).
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from seglib.viz import add_legend, overlay
+
+    height, width = result.shape
+    step = max(1, max(height, width) // 1600)  # a screen needs no more than ~1600 px
+    image, mask = result.image[::step, ::step], result.mask[::step, ::step]
+    cutout = remove_background(image, mask, classes)
+    tile = max(4, min(cutout.shape[:2]) // 16)
+    rows = np.arange(cutout.shape[0])[:, None] // tile
+    cols = np.arange(cutout.shape[1])[None, :] // tile
+    checker = np.where(((rows + cols) % 2)[..., None] == 0, 0.85, 0.65)
+    alpha = cutout[..., 3:4] / 255.0
+    cutout_view = cutout[..., :3] / 255.0 * alpha + checker * (1 - alpha)
+    scale = min(max(width / height, 0.6), 2.0)
+    fig, axes = plt.subplots(1, 3, figsize=(3 * 3.2 * scale, 3.6))
+    kept = " + ".join(CLASS_NAMES[k] for k in _class_ids(classes))
+    name = title if title is not None else Path(result.name).name
+    panels = [
+        (image, f"{name} ({width}×{height} px)"),
+        (overlay(image, mask), "mask overlay"),
+        (cutout_view, f"cut-out ({kept})"),
+    ]
+    for ax, (picture, text) in zip(axes, panels, strict=True):
+        ax.imshow(np.clip(picture, 0, 1) if picture.dtype != np.uint8 else picture)
+        ax.set_title(text)
+        ax.axis("off")
+    add_legend(fig)
+    return fig
