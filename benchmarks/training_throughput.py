@@ -7,12 +7,12 @@ steps (tracing and compiling) are excluded from the timing.
 
 from __future__ import annotations
 
-import time
+import itertools
 
 import keras
 import numpy as np
 
-from seglib import models
+from seglib import models, training
 
 #: (label, builder name in seglib.models, input side in px, builder kwargs)
 NOTEBOOK_MODELS = [
@@ -32,12 +32,7 @@ def images_per_second(model, image_size, batch_size=16, steps=8, warmup=2, jit=F
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(batch_size, image_size, image_size, 3)).astype("float32")
     y = rng.integers(0, 3, size=(batch_size, image_size, image_size, 1))
-    for _ in range(warmup):
-        model.train_on_batch(x, y)
-    start = time.perf_counter()
-    for _ in range(steps):
-        model.train_on_batch(x, y)
-    return steps * batch_size / (time.perf_counter() - start)
+    return batch_size / training.seconds_per_step(model, itertools.repeat((x, y)), steps, warmup)
 
 
 def run(batch_size=16, steps=8) -> list[dict]:

@@ -403,6 +403,22 @@ def describe(source: str | os.PathLike | None = None) -> pd.DataFrame:
 # ---------------------------------------------------------------------------
 
 
+def preprocess_image(image, image_size: int | tuple[int, int] = 128):
+    """Resize a photo and scale it to what the models take (training and inference alike).
+
+    Args:
+        image: ``uint8 [H, W, 3]`` RGB (0..255).
+        image_size: output side in pixels, or ``(height, width)``.
+
+    Returns:
+        float32 ``[S, S, 3]`` in [0, 1], resized bilinearly with antialiasing (so shrinking
+        a large photo does not alias).
+    """
+    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    image = tf.image.resize(image, size, method="bilinear", antialias=True)
+    return tf.clip_by_value(image / 255.0, 0.0, 1.0)
+
+
 def preprocess(image, mask, image_size: int | tuple[int, int] = 128):
     """Resize a pair and map it to what the models take.
 
@@ -412,18 +428,15 @@ def preprocess(image, mask, image_size: int | tuple[int, int] = 128):
         image_size: output side in pixels, or ``(height, width)``.
 
     Returns:
-        ``image`` float32 ``[S, S, 3]`` in [0, 1], resized bilinearly (antialiased, so
-        downscaling does not alias); ``mask`` uint8 ``[S, S, 1]`` with labels
-        0 pet, 1 background, 2 border, resized with **nearest neighbour**: bilinear
-        interpolation would invent in-between values (1.5 between pet and background)
-        that are not classes at all.
+        ``image`` float32 ``[S, S, 3]`` in [0, 1] (:func:`preprocess_image`); ``mask`` uint8
+        ``[S, S, 1]`` with labels 0 pet, 1 background, 2 border, resized with **nearest
+        neighbour**: bilinear interpolation would invent in-between values (1.5 between pet
+        and background) that are not classes at all.
     """
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    image = tf.image.resize(image, size, method="bilinear", antialias=True)
-    image = tf.clip_by_value(image / 255.0, 0.0, 1.0)
     mask = tf.image.resize(mask, size, method="nearest")
     mask = tf.cast(mask, tf.uint8) - TRIMAP_PET
-    return image, mask
+    return preprocess_image(image, size), mask
 
 
 def augment(image, mask, seed: int | None = None):

@@ -60,6 +60,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from seglib import data
 from seglib.data import CLASS_NAMES, NUM_CLASSES
 from seglib.errors import ImageError, ModelError
 
@@ -353,18 +354,18 @@ def load_image(image, *, name: str | None = None, max_pixels: int | None = DEFAU
 
 
 def to_model_input(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Preprocess an RGB photo exactly as :func:`seglib.data.preprocess` does in training.
+    """Preprocess an RGB photo with the very function training uses
+    (:func:`seglib.data.preprocess_image`), so the two can never drift apart.
 
     Args:
         image: uint8 ``[H, W, 3]``, RGB 0..255.
         size: ``(height, width)`` of the model's input.
 
     Returns:
-        float32 ``[height, width, 3]`` in [0, 1]: resized bilinearly with antialiasing
-        (so shrinking a large photo does not alias), then divided by 255.
+        float32 ``[height, width, 3]`` in [0, 1]: resized bilinearly with antialiasing,
+        then divided by 255.
     """
-    resized = tf.image.resize(image, size, method="bilinear", antialias=True)
-    return tf.clip_by_value(resized / 255.0, 0.0, 1.0).numpy().astype(np.float32)
+    return data.preprocess_image(image, size).numpy().astype(np.float32)
 
 
 # ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ on Google Drive: a disconnect wipes the virtual machine's own disk.
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -162,3 +163,28 @@ def distribution_strategy() -> tf.distribute.Strategy:
     if tf.config.list_physical_devices("GPU"):
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def seconds_per_step(model: keras.Model, batches, steps: int = 8, warmup: int = 2) -> float:
+    """Mean wall-clock seconds of one training step of a compiled model.
+
+    The first ``warmup`` steps trace (and, with ``jit_compile=True``, compile) the train
+    step and are not timed. The model's weights change: save and restore them if needed.
+
+    Args:
+        model: a compiled ``keras.Model``.
+        batches: an iterator of ``(x, y)`` batches (e.g. ``iter(ds.repeat())``, or
+            ``itertools.repeat((x, y))`` for one fixed batch).
+        steps: timed steps (> 0). warmup: untimed steps before them.
+
+    Returns:
+        seconds per step (float). Images per second = batch size / this.
+    """
+    if steps <= 0:
+        raise ValueError(f"steps must be positive, got {steps}")
+    for _ in range(warmup):
+        model.train_on_batch(*next(batches))
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(*next(batches))
+    return (time.perf_counter() - start) / steps

@@ -233,3 +233,19 @@ def test_distribution_strategy_on_this_machine():
 def test_best_checkpoint_rejects_bad_mode(mode, tmp_path):
     with pytest.raises(ValueError, match="mode"):
         training.BestModelCheckpoint(tmp_path / "m.keras", mode=mode)
+
+
+def test_seconds_per_step_times_only_the_steps_after_warmup():
+    class Recorder:  # stands in for a compiled model
+        calls = 0
+
+        def train_on_batch(self, x, y):
+            self.calls += 1
+            time.sleep(0.01)
+
+    model = Recorder()
+    seconds = training.seconds_per_step(model, iter([(0, 0)] * 10), steps=3, warmup=2)
+    assert model.calls == 5
+    assert 0.009 < seconds < 0.5
+    with pytest.raises(ValueError, match="steps"):
+        training.seconds_per_step(model, iter([]), steps=0)
