@@ -1,15 +1,32 @@
-# make run   execute every notebook (real settings) into build/notebooks/ and print a summary
-# make test  lint + unit tests + every notebook under nbval in smoke mode
-# make bench print pipeline/training throughput and the nbval suite's wall time
-# make lab   open JupyterLab on notebooks/
+# make run          execute every notebook (real settings) into build/notebooks/ and print a summary
+#                   (a subset: make run NOTEBOOKS="notebooks/01_data_exploration.ipynb")
+# make test         lint + unit tests + every notebook under nbval in smoke mode + browser tests
+# make test-browser JupyterLab in Chromium: click the widgets of 06 and 07 (smoke mode)
+# make bench        print pipeline/training throughput and the nbval suite's wall time
+# make lab          open JupyterLab on notebooks/
+# make colab-links REPO=owner/name REF=tag   point every Colab badge and install cell there
+# make check-python resolve the pinned packages under every Python version we claim
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-NOTEBOOKS := $(sorted $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: run test unit nbval lint lab clean install bench
+# The notebooks run with notebooks/ as working directory: a path given relative to here
+# (SEGLIB_DATA=../shared/...) is made absolute first. Words like tfds or synthetic stay as they are.
+to_abs = $(if $(wildcard $(1)),$(abspath $(1)),$(1))
+ifneq ($(strip $(SEGLIB_DATA)),)
+export SEGLIB_DATA := $(call to_abs,$(strip $(SEGLIB_DATA)))
+endif
+ifneq ($(strip $(SEGLIB_ENCODER_WEIGHTS)),)
+export SEGLIB_ENCODER_WEIGHTS := $(call to_abs,$(strip $(SEGLIB_ENCODER_WEIGHTS)))
+endif
+ifneq ($(strip $(SEGLIB_EXAMPLE_IMAGE)),)
+export SEGLIB_EXAMPLE_IMAGE := $(call to_abs,$(strip $(SEGLIB_EXAMPLE_IMAGE)))
+endif
+
+.PHONY: run test unit nbval test-browser lint lab clean install bench colab-links check-python
 
 install: $(STAMP)
 
@@ -24,17 +41,20 @@ run: $(STAMP)
 
 # make test: the synthetic source when SEGLIB_DATA is unset, so it passes with no data and no network.
 test: export SEGLIB_DATA ?= synthetic
-test: lint unit nbval
+test: lint unit nbval test-browser
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --ignore=tests/browser
 
 nbval: $(STAMP)
 	cd notebooks && SEGLIB_SMOKE=1 ../$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider $(notdir $(NOTEBOOKS))
 
+test-browser: $(STAMP)
+	SEGLIB_SMOKE=1 $(BIN)/python -m pytest tests/browser -p no:cacheprovider
+
 lint: $(STAMP)
-	$(BIN)/ruff check seglib tests benchmarks
-	$(BIN)/ruff format --check seglib tests benchmarks
+	$(BIN)/ruff check seglib tests benchmarks .ci
+	$(BIN)/ruff format --check seglib tests benchmarks .ci
 	$(BIN)/nbqa ruff notebooks
 	$(BIN)/nbqa "ruff format --check" notebooks
 
@@ -45,6 +65,12 @@ bench: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks
 
+colab-links: $(STAMP)
+	$(BIN)/python .ci/colab_links.py --repo "$(REPO)" --ref "$(REF)"
+
+check-python:
+	$(PYTHON) .ci/check_python_versions.py
+
 clean:
 	rm -rf build notebooks/runs .pytest_cache .ruff_cache
-	find . -name __pycache__ -prune -exec rm -rf {} +
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -13,9 +13,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
-from benchmarks import input_pipeline, training_throughput
+from benchmarks import input_pipeline, precision_and_export, training_throughput
 
 
 def nbval_suite_seconds(root: Path) -> tuple[float, int]:
@@ -76,6 +77,25 @@ def main(argv=None) -> int:
     margin = p["seglib_cached"] / fastest if fastest else float("nan")
     verdict = "not the bottleneck" if margin >= 3 else "TOO SLOW: may limit training"
     print(f"  cached pipeline / fastest training throughput         {margin:8.1f}x ({verdict})\n")
+
+    precision = precision_and_export.bfloat16_vs_float32()
+    f32 = float(np.median(precision["float32"]))
+    bf16 = float(np.median(precision["mixed_bfloat16"]))
+    print("02's model, training throughput by precision policy (batch 16, 128 px, images/s)")
+    for policy, values in precision.items():
+        rounds = ", ".join(f"{v:.1f}" for v in values)
+        print(f"  {policy:<16} median {float(np.median(values)):7.1f}   (rounds: {rounds})")
+    print(f"  ratio mixed_bfloat16 / float32                        {bf16 / f32:8.2f}x\n")
+
+    latency = precision_and_export.int8_vs_keras_latency(source)
+    print("02's model, latency per photo at batch 1 (median ms)")
+    for name, ms in latency.items():
+        print(f"  {name:<40}{ms:8.1f}")
+    keras_ms = latency["Keras tf.function"]
+    int8_ms = latency["LiteRT int8, 1 thread"]
+    print(f"  ratio Keras tf.function / LiteRT int8                 {keras_ms / int8_ms:8.2f}x")
+    f32_ms = latency["LiteRT float32, 1 thread"]
+    print(f"  ratio LiteRT float32 / int8 (1 thread)                {f32_ms / int8_ms:8.2f}x\n")
 
     if not args.skip_nbval:
         seconds, code = nbval_suite_seconds(Path(__file__).resolve().parent.parent)

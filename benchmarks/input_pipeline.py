@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 
+from seglib import data
+
 import keras
 import numpy as np
 from PIL import Image
-
-from seglib import data
 
 
 class PilPetsSequence(keras.utils.PyDataset):

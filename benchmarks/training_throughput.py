@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import itertools
 
+from seglib import models, training
+
 import keras
 import numpy as np
-
-from seglib import models, training
 
 #: (label, builder name in seglib.models, input side in px, builder kwargs)
 NOTEBOOK_MODELS = [

@@ -7,7 +7,8 @@ notebook teaches stays visible in it.
 Modules
 -------
 seglib.config   environment variables (``SEGLIB_DATA``, ``SEGLIB_ENCODER_WEIGHTS``,
-                ``SEGLIB_SMOKE``, ``SEGLIB_EXAMPLE_IMAGE``) and seeds
+                ``SEGLIB_SMOKE``, ``SEGLIB_EXAMPLE_IMAGE``), seeds, the runtime line,
+                Colab's Drive folder, TensorFlow's quiet start
 seglib.data     one loader contract for TFDS, a directory in the release layout, or
                 a synthetic stand-in; preprocessing, augmentation, pipelines
 seglib.models   the pix2pix ``upsample`` block, the MobileNetV2 U-Net, the keras.io
@@ -18,14 +19,26 @@ seglib.weights  class frequencies, inverse- and median-frequency weights, sample
 seglib.losses   soft Dice (+ cross-entropy) on logits
 seglib.training resumable run folders (checkpoint, backup, log) and a tf.distribute helper
 seglib.inference segment your own photos at full resolution, cut-outs, safe saving
-seglib.runner   execute notebooks headless (``make run``)
+seglib.runner   execute notebooks headless with papermill (``make run``), summary
 """
 
-from seglib.config import set_seed, smoke_mode
-from seglib.data import CLASS_NAMES, NUM_CLASSES
-from seglib.errors import DataError, ImageError, ModelError, SeglibError, WeightsError
+import warnings
 
-__version__ = "0.1.0"
+from seglib import config
+
+# Keras 3 warns on every fit() with a tf.data.Dataset that its default shuffle=True "will be
+# ignored"; the course's datasets shuffle themselves (seglib.data.pipeline), so this one
+# message is noise. Every other warning stays visible.
+warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed, but will be ignored")
+
+# Before anything imports TensorFlow: its C++ start-up banner stays out of the notebooks.
+config.quiet_tensorflow_startup()
+
+from seglib.config import describe_runtime, set_seed, smoke_mode, storage_dir  # noqa: E402
+from seglib.data import CLASS_NAMES, NUM_CLASSES  # noqa: E402
+from seglib.errors import DataError, ImageError, ModelError, SeglibError, WeightsError  # noqa: E402
+
+__version__ = "0.2.0"
 
 __all__ = [
     "CLASS_NAMES",
@@ -35,6 +48,9 @@ __all__ = [
     "NUM_CLASSES",
     "SeglibError",
     "WeightsError",
+    "config",
+    "describe_runtime",
     "set_seed",
     "smoke_mode",
+    "storage_dir",
 ]

@@ -8,8 +8,11 @@ Every source yields a ``tf.data.Dataset`` of ``(image, mask)`` pairs:
 
 Sources (``SEGLIB_DATA`` picks the default, see :mod:`seglib.config`):
 
-* ``"tfds"``: ``tfds.load("oxford_iiit_pet:4.*.*")``. TFDS's ``train`` split is the
-  release's ``trainval.txt``; its ``test`` split is ``test.txt``.
+* ``"tfds"``: TFDS's ``oxford_iiit_pet:4.*.*`` builder, prepared in ``TFDS_DATA_DIR``
+  (default ``~/tensorflow_datasets``). TFDS's ``train`` split is the release's
+  ``trainval.txt``; its ``test`` split is ``test.txt``. Offline, with the dataset not yet
+  prepared, it fails within seconds with a :class:`~seglib.errors.DataError` that says
+  what to do (see :func:`tfds_builder`).
 * a directory in the release layout: ``images/<name>.jpg``,
   ``annotations/trimaps/<name>.png``, ``annotations/trainval.txt`` and ``test.txt``.
   The release's oddities are handled: a GIF and an RGBA PNG named ``.jpg`` (decoded by
@@ -37,13 +40,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from seglib.config import data_source
+from seglib.errors import DataError
+
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 from PIL import Image, ImageDraw, ImageFilter
-
-from seglib.config import data_source
-from seglib.errors import DataError
 
 #: Trimap values in the release's PNGs.
 TRIMAP_PET, TRIMAP_BACKGROUND, TRIMAP_BORDER = 1, 2, 3
@@ -53,6 +56,13 @@ CLASS_NAMES = ("pet", "background", "border")
 NUM_CLASSES = 3
 #: The TFDS spec. ``3.*.*`` (used by older tutorials) no longer exists.
 TFDS_NAME = "oxford_iiit_pet:4.*.*"
+#: The release archives TFDS downloads (its builder's ``checksums.tsv`` is read first).
+TFDS_DOWNLOAD_URLS = (
+    "https://thor.robots.ox.ac.uk/~vgg/data/pets/images.tar.gz",
+    "https://thor.robots.ox.ac.uk/~vgg/data/pets/annotations.tar.gz",
+)
+#: Seconds to wait for the download host before giving up (offline: fail fast).
+TFDS_PROBE_TIMEOUT = 10.0
 #: Share of ``trainval`` held out for validation.
 VALIDATION_FRACTION = 0.15
 SPLITS = ("train", "validation", "trainval", "test")
@@ -285,34 +295,142 @@ def load_directory(
     return paths.map(_decode_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
+def tfds_data_dir(data_dir: str | os.PathLike | None = None) -> str | None:
+    """The TFDS data folder seglib uses: ``data_dir`` if given, else ``TFDS_DATA_DIR``.
+
+    TFDS itself reads ``TFDS_DATA_DIR`` once, when ``tensorflow_datasets`` is imported;
+    seglib reads it on every call, so setting it later in a session (or a test) works too.
+
+    Returns:
+        the folder as a string, or None for TFDS's default (``~/tensorflow_datasets``).
+    """
+    if data_dir is not None:
+        return os.fspath(data_dir)
+    return os.environ.get("TFDS_DATA_DIR", "").strip() or None
+
+
+def _tfds_download_urls(builder) -> list[str]:
+    """The archive URLs the TFDS builder downloads (from its ``checksums.tsv``)."""
+    return sorted((type(builder).url_infos or {}).keys()) or list(TFDS_DOWNLOAD_URLS)
+
+
+def _unreachable(url: str, timeout: float | None = None) -> str | None:
+    """Return why ``url``'s host does not answer over HTTP, or None when it answers.
+
+    A ``HEAD`` request through :mod:`urllib` (which honours ``HTTPS_PROXY``), run in a
+    daemon thread so that a slow DNS lookup cannot hold the caller much longer than
+    ``timeout`` seconds (default :data:`TFDS_PROBE_TIMEOUT`). Any HTTP status counts as an
+    answer: only "no answer" is reported.
+    """
+    import threading
+    import urllib.error
+    import urllib.request
+
+    timeout = TFDS_PROBE_TIMEOUT if timeout is None else timeout
+    outcome: list[str | None] = []
+
+    def probe():
+        try:
+            request = urllib.request.Request(url, method="HEAD")
+            with urllib.request.urlopen(request, timeout=timeout):
+                outcome.append(None)
+        except urllib.error.HTTPError:
+            outcome.append(None)  # the server answered, even if with an error status
+        except Exception as e:  # DNS failure, refused, timeout, TLS, proxy refused ...
+            reason = getattr(e, "reason", None) or e
+            outcome.append(f"{type(e).__name__}: {reason}")
+
+    thread = threading.Thread(target=probe, name="seglib-tfds-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    if not outcome:
+        return f"no answer within {timeout:.0f} s"
+    return outcome[0]
+
+
+def _offline_help(urls: list[str]) -> str:
+    archives = " and ".join(urls) if urls else "images.tar.gz and annotations.tar.gz"
+    return (
+        f"To work without TFDS's download: fetch {archives} (the Oxford-IIIT Pet release, "
+        "http://www.robots.ox.ac.uk/~vgg/data/pets/), unpack both into one folder (giving "
+        "images/ and annotations/) and set SEGLIB_DATA=/path/to/that/folder; or set "
+        "SEGLIB_DATA=synthetic to run on generated data; or point TFDS_DATA_DIR at a folder "
+        "where TFDS has already prepared the dataset."
+    )
+
+
+def tfds_builder(data_dir: str | os.PathLike | None = None):
+    """Return the TFDS ``oxford_iiit_pet`` builder, downloading and preparing it if needed.
+
+    When the dataset is already prepared in the data folder (see :func:`tfds_data_dir`)
+    nothing touches the network. Otherwise the download host is probed first (one
+    ``HEAD`` request, at most :data:`TFDS_PROBE_TIMEOUT` seconds), so that offline the
+    call fails in seconds instead of TFDS retrying for minutes; then TFDS downloads
+    (about 800 MB) and prepares it.
+
+    Args:
+        data_dir: TFDS data folder; None means ``TFDS_DATA_DIR`` or TFDS's default.
+
+    Returns:
+        a prepared ``tfds.core.DatasetBuilder`` (use ``.as_dataset(split=...)``).
+
+    Raises:
+        DataError: the host cannot be reached, or TFDS failed to download or prepare
+            the dataset; the message names the problem and how to use a local folder
+            (``SEGLIB_DATA``) or the synthetic source instead.
+    """
+    from urllib.parse import urlsplit
+
+    import tensorflow_datasets as tfds
+
+    data_dir = tfds_data_dir(data_dir)
+    try:
+        builder = tfds.builder(TFDS_NAME, data_dir=data_dir)
+    except Exception as e:
+        raise DataError(
+            f"Could not create the TFDS builder for {TFDS_NAME} ({type(e).__name__}: {e})."
+        ) from e
+    if builder.is_prepared():
+        return builder
+    urls = _tfds_download_urls(builder)
+    problem = _unreachable(urls[0]) if urls else None
+    if problem is not None:
+        host = urlsplit(urls[0]).hostname or urls[0]
+        raise DataError(
+            f"{TFDS_NAME} is not prepared in {builder.data_dir_root} and TFDS cannot download "
+            f"it: {host} does not answer ({problem}). Offline? " + _offline_help(urls)
+        )
+    try:
+        builder.download_and_prepare()
+    except Exception as e:  # TFDS raises many types for a failed download
+        raise DataError(
+            f"Could not load {TFDS_NAME} from TensorFlow Datasets ({type(e).__name__}: {e}). "
+            + _offline_help(urls)
+        ) from e
+    return builder
+
+
 def load_tfds(
     split: str = "train",
     validation_fraction: float = VALIDATION_FRACTION,
     limit: int | None = None,
-    data_dir: str | None = None,
+    data_dir: str | os.PathLike | None = None,
 ) -> tf.data.Dataset:
     """Load one split from TensorFlow Datasets (``oxford_iiit_pet:4.*.*``).
 
-    Downloads about 800 MB on first use. Same contract and same validation carve as
-    :func:`load_directory` (the carve hashes ``file_name`` without its extension).
+    Downloads about 800 MB on first use (see :func:`tfds_builder`); later calls read the
+    prepared copy in the data folder (``data_dir``, else ``TFDS_DATA_DIR``, else
+    ``~/tensorflow_datasets``) without the network. Same contract and same validation
+    carve as :func:`load_directory` (the carve hashes ``file_name`` without its extension).
 
     Raises:
-        DataError: TFDS could not download or prepare the dataset (offline, say); the
-            message says how to use a local directory or the synthetic source instead.
+        DataError: TFDS could not download or prepare the dataset (offline, say: raised
+            within :data:`TFDS_PROBE_TIMEOUT` seconds); the message says how to use a local
+            directory or the synthetic source instead.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    import tensorflow_datasets as tfds
-
-    try:
-        ds = tfds.load(TFDS_NAME, split="test" if split == "test" else "train", data_dir=data_dir)
-    except Exception as e:  # TFDS raises many types for a failed download
-        raise DataError(
-            f"Could not load {TFDS_NAME} from TensorFlow Datasets ({type(e).__name__}: {e}). "
-            "Offline? Download images.tar.gz and annotations.tar.gz from the Oxford-IIIT Pet "
-            "page, unpack both into one folder and set SEGLIB_DATA=/path/to/that/folder, or "
-            "set SEGLIB_DATA=synthetic to run on generated data."
-        ) from e
+    ds = tfds_builder(data_dir).as_dataset(split="test" if split == "test" else "train")
     if split in ("train", "validation"):
         threshold = int(round(validation_fraction * _HASH_BUCKETS))
         want_validation = split == "validation"
@@ -338,6 +456,7 @@ def load(
     Args:
         split: ``"train"``, ``"validation"``, ``"trainval"`` or ``"test"``.
         source: ``"tfds"``, ``"synthetic"`` or a directory; None reads ``SEGLIB_DATA``.
+            ``"tfds"`` uses the TFDS data folder in ``TFDS_DATA_DIR`` (see :func:`load_tfds`).
         validation_fraction: share of ``trainval`` held out (see :func:`is_validation`).
         limit: keep at most this many pairs (smoke runs); None keeps all.
 
@@ -352,6 +471,78 @@ def load(
     if source == "tfds":
         return load_tfds(split, validation_fraction, limit)
     return load_directory(resolve_directory(source), split, validation_fraction, limit)
+
+
+class IndexedSplit:
+    """One split as a sequence: ``split[i]`` decodes the ``i``-th pair of :func:`load` alone.
+
+    A ``tf.data`` pipeline only reads forward: ``load(...).skip(i)`` decodes the ``i``
+    photos before the one wanted, seconds per jump on the full test split. A widget that
+    jumps anywhere in the split (notebook 07's photo slider) needs random access instead:
+
+    * a directory (and ``"synthetic"``): the split's file list is read once, and
+      ``split[i]`` decodes that one image and trimap;
+    * ``"tfds"``: ``test`` and ``trainval`` are TFDS splits, read with TFDS's slicing
+      (``"test[i:i+1]"``, which skips records without decoding them); ``train`` and
+      ``validation`` are carved out of them by a hash, so they fall back to
+      ``load(...).skip(i)``.
+
+    The order, the ``limit`` and the validation carve are those of :func:`load`, so
+    ``split[i]`` is the ``i``-th element of ``load(split, source, validation_fraction, limit)``.
+
+    Args:
+        split: ``"train"``, ``"validation"``, ``"trainval"`` or ``"test"``.
+        source: ``"tfds"``, ``"synthetic"`` or a directory; None reads ``SEGLIB_DATA``.
+        validation_fraction: see :func:`load`. limit: at most this many pairs; None: all.
+
+    Items are ``(image uint8 [H, W, 3], trimap uint8 [H, W, 1] in {1, 2, 3})`` tensors at
+    the photo's own resolution; ``len()`` is the number of pairs.
+
+    Raises:
+        ValueError: unknown split. DataError: the source is missing or broken (see
+            :func:`load`). IndexError: an index outside ``-len .. len - 1``.
+    """
+
+    def __init__(
+        self,
+        split: str = "test",
+        source: str | os.PathLike | None = None,
+        validation_fraction: float = VALIDATION_FRACTION,
+        limit: int | None = None,
+    ):
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        self.split = split
+        self.source = str(source) if source is not None else data_source()
+        self.validation_fraction = validation_fraction
+        self.limit = limit
+        self._rows = None
+        if self.source == "tfds":
+            self._size = count(load_tfds(split, validation_fraction, limit))
+        else:
+            root = resolve_directory(self.source)
+            table = scan_directory(root, validation_fraction=validation_fraction)
+            self._rows = _limit_rows(_select(table, split), limit)
+            self._size = len(self._rows)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, index: int):
+        index = int(index)
+        if not -self._size <= index < self._size:
+            raise IndexError(f"index {index} is outside the {self._size} pairs of {self.split}")
+        index %= self._size
+        if self._rows is not None:
+            row = self._rows.iloc[index]
+            return _decode_pair(str(row["image_path"]), str(row["mask_path"]))
+        if self.split in ("test", "trainval"):
+            tfds_split = "test" if self.split == "test" else "train"
+            ds = tfds_builder().as_dataset(split=f"{tfds_split}[{index}:{index + 1}]")
+            example = next(iter(ds))
+            return example["image"], example["segmentation_mask"]
+        ds = load_tfds(self.split, self.validation_fraction, self.limit)
+        return next(iter(ds.skip(index).take(1)))
 
 
 def resolve_directory(source: str | os.PathLike) -> Path:
@@ -372,13 +563,10 @@ def describe(source: str | os.PathLike | None = None) -> pd.DataFrame:
         return scan_directory(resolve_directory(source))
     import tensorflow_datasets as tfds
 
+    builder = tfds_builder()
     rows = []
     for split in ("train", "test"):
-        try:
-            ds = tfds.load(TFDS_NAME, split=split)
-        except Exception as e:
-            raise DataError(f"Could not load {TFDS_NAME} from TFDS: {e}") from e
-        for ex in tfds.as_numpy(ds):
+        for ex in tfds.as_numpy(builder.as_dataset(split=split)):
             name = ex["file_name"].decode().rsplit(".", 1)[0]
             rows.append(
                 {

@@ -20,3 +20,8 @@ class ImageError(SeglibError, ValueError):
 
 class ModelError(SeglibError, ValueError):
     """A model file is missing, not loadable, or not a segmentation model (names the file)."""
+
+
+class ExportError(SeglibError, ValueError):
+    """An export cannot be written or run: the target exists (seglib never overwrites), an
+    unknown quantization, bad calibration images, or an unreadable LiteRT file (names it)."""

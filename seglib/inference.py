@@ -55,14 +55,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from seglib import data
+from seglib.data import CLASS_NAMES, NUM_CLASSES
+from seglib.errors import ImageError, ModelError
+
 import keras
 import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageOps, UnidentifiedImageError
-
-from seglib import data
-from seglib.data import CLASS_NAMES, NUM_CLASSES
-from seglib.errors import ImageError, ModelError
 
 #: Largest image accepted by default, in pixels (width x height): 50 megapixels, above
 #: the 48 MP of current phone cameras. Pass ``max_pixels=`` to change it per call.
@@ -729,9 +729,9 @@ def show_result(result: Segmentation, classes: Sequence[str | int] = ("pet",), t
     Returns:
         The matplotlib figure.
     """
-    import matplotlib.pyplot as plt
-
     from seglib.viz import add_legend, overlay
+
+    import matplotlib.pyplot as plt
 
     height, width = result.shape
     step = max(1, max(height, width) // 1600)  # a screen needs no more than ~1600 px

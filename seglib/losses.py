@@ -30,10 +30,10 @@ are per image (``[B]``), not per pixel.
 
 from __future__ import annotations
 
+from seglib.data import NUM_CLASSES
+
 import keras
 from keras import ops
-
-from seglib.data import NUM_CLASSES
 
 
 def _one_hot_and_probabilities(y_true, y_pred, num_classes: int):

@@ -20,11 +20,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from seglib.data import CLASS_NAMES, NUM_CLASSES
+
 import keras
 import numpy as np
 import pandas as pd
-
-from seglib.data import CLASS_NAMES, NUM_CLASSES
 
 
 def keras_metrics(num_classes: int = NUM_CLASSES, class_names=CLASS_NAMES) -> list:
@@ -151,6 +151,20 @@ class Scores:
         )
 
 
+def predict_logits(model, images) -> np.ndarray:
+    """Logits of one batch: float32 ``[B, H, W, C]`` for float32 images ``[B, H, W, 3]``.
+
+    A Keras model is called directly, ``model(images, training=False)`` (BatchNorm in
+    inference mode), not through ``predict_on_batch``: that builds a ``tf.function`` per
+    model, and scoring several models in one notebook then makes TensorFlow warn about
+    "retracing" although nothing is wrong. Any other object with a ``predict_on_batch``
+    method (a LiteRT model from :mod:`seglib.export`) is called through that method.
+    """
+    if isinstance(model, keras.Model):
+        return np.asarray(model(images, training=False))
+    return np.asarray(model.predict_on_batch(images))
+
+
 def evaluate(model, dataset, num_classes: int = NUM_CLASSES, class_names=CLASS_NAMES) -> Scores:
     """Score a model on a batched dataset of ``(image, mask)``.
 
@@ -164,28 +178,41 @@ def evaluate(model, dataset, num_classes: int = NUM_CLASSES, class_names=CLASS_N
     """
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     for images, masks in dataset:
-        logits = model.predict_on_batch(images)
+        logits = predict_logits(model, images)
         confusion += confusion_matrix(masks, np.argmax(logits, axis=-1), num_classes)
     return Scores(confusion, tuple(class_names[:num_classes]))
+
+
+def _plain(value):
+    """NumPy scalars -> Python numbers, so the row can be written as JSON."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def report(results: dict) -> pd.DataFrame:
     """Tabulate headline test scores of one or more models, and record them for ``make run``.
 
     Args:
-        results: ``{label: Scores}``, e.g. ``{"frozen encoder": s1, "fine-tuned": s2}``.
+        results: ``{label: Scores}``, e.g. ``{"frozen encoder": s1, "fine-tuned": s2}``;
+            a value may also be a flat dict of numbers (e.g. ``{"size_mib": 6.4,
+            "ms_1_thread": 31.2}``), for figures that are not scores (notebook 08's
+            export targets).
 
     Returns:
-        DataFrame, one row per label: pixel accuracy, mIoU and per-class IoU.
+        DataFrame, one row per label: pixel accuracy, mIoU and per-class IoU (or the
+        dict's keys).
 
     When ``SEGLIB_METRICS_FILE`` is set (``python -m seglib.runner`` sets it), the rows
     are also written there as JSON so the runner can print them in its summary.
     """
-    table = pd.DataFrame({label: s.summary() for label, s in results.items()}).T
+    rows = {
+        label: (dict(s) if isinstance(s, dict) else s.summary()) for label, s in results.items()
+    }
+    rows = {label: {k: _plain(v) for k, v in row.items()} for label, row in rows.items()}
+    table = pd.DataFrame(rows).T
     path = os.environ.get("SEGLIB_METRICS_FILE")
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         previous = json.loads(Path(path).read_text()) if Path(path).is_file() else {}
-        previous.update({label: s.summary() for label, s in results.items()})
+        previous.update(rows)
         Path(path).write_text(json.dumps(previous, indent=2))
     return table

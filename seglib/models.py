@@ -13,12 +13,12 @@ import os
 import warnings
 from pathlib import Path
 
+from seglib.config import encoder_weights_override, smoke_mode
+from seglib.errors import WeightsError
+
 import keras
 import numpy as np
 from keras import layers
-
-from seglib.config import encoder_weights_override, smoke_mode
-from seglib.errors import WeightsError
 
 #: MobileNetV2 layers tapped for the skip connections, as in the TensorFlow
 #: segmentation tutorial; strides 2, 4, 8, 16 and 32 (64, 32, 16, 8, 4 px at 128 px).
@@ -61,38 +61,127 @@ def upsample(filters: int, size: int = 3, dropout: float = 0.0, name: str | None
     return block
 
 
-def resolve_encoder_weights(weights: str | os.PathLike | None) -> str | None:
+#: File-name keys that match a weights file to its encoder, as in Keras' own file names
+#: (``mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5``,
+#: ``weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5``).
+ENCODER_WEIGHTS_KEYS = {"mobilenet_v2": "mobilenet_v2", "mobilenet_v3_large": "mobilenet_v3_large"}
+
+
+def _weights_candidates(entry: Path) -> list[Path]:
+    """The entry itself when it is a file, or the ``.h5`` files in it when it is a folder."""
+    if entry.is_dir():
+        return sorted(entry.glob("*.h5"))
+    return [entry]
+
+
+def _matches(path: Path, encoder: str) -> bool:
+    name = path.name.lower()
+    return ENCODER_WEIGHTS_KEYS[encoder] in name and "minimalistic" not in name
+
+
+def encoder_weights_file(encoder: str = "mobilenet_v2") -> Path | None:
+    """The file ``SEGLIB_ENCODER_WEIGHTS`` provides for ``encoder``, or None.
+
+    ``SEGLIB_ENCODER_WEIGHTS`` holds one or more local files or folders separated by
+    ``os.pathsep`` (``:`` on Linux and macOS, ``;`` on Windows). Each encoder takes the
+    file whose name contains its key in :data:`ENCODER_WEIGHTS_KEYS` (``mobilenet_v2``,
+    ``mobilenet_v3_large``; Keras' own file names do), looked up among the files listed
+    and the ``.h5`` files directly inside the folders listed. So one variable serves every
+    encoder, e.g. ``SEGLIB_ENCODER_WEIGHTS=~/weights`` (a folder holding both files).
+
+    Args:
+        encoder: a key of :data:`ENCODER_WEIGHTS_KEYS`.
+
+    Returns:
+        The matching file (the first in the order listed), or None when the variable is
+        unset or names no file for this encoder (the caller then lets Keras download).
+
+    Raises:
+        WeightsError: an entry of the variable does not exist.
+        ValueError: ``encoder`` is not a key of :data:`ENCODER_WEIGHTS_KEYS`.
+    """
+    if encoder not in ENCODER_WEIGHTS_KEYS:
+        raise ValueError(f"unknown encoder {encoder!r}; known: {sorted(ENCODER_WEIGHTS_KEYS)}")
+    override = encoder_weights_override()
+    if override is None:
+        return None
+    for raw in filter(None, (e.strip() for e in override.split(os.pathsep))):
+        entry = Path(raw).expanduser()
+        if not entry.exists():
+            raise WeightsError(
+                f"{entry}: encoder weights file not found (from SEGLIB_ENCODER_WEIGHTS)"
+            )
+        for candidate in _weights_candidates(entry):
+            if candidate.is_file() and _matches(candidate, encoder):
+                return candidate
+    return None
+
+
+def resolve_encoder_weights(
+    weights: str | os.PathLike | None, encoder: str = "mobilenet_v2"
+) -> str | None:
     """Turn a ``weights`` argument into what ``keras.applications`` accepts.
 
-    * ``"imagenet"``: replaced by ``SEGLIB_ENCODER_WEIGHTS`` when that is set;
+    * ``"imagenet"``: replaced by the file ``SEGLIB_ENCODER_WEIGHTS`` provides for
+      ``encoder`` (see :func:`encoder_weights_file`), else left as ``"imagenet"``
+      (Keras downloads the weights into ``~/.keras/models``);
     * a path: returned when the file exists;
     * None: random initialisation.
 
     Raises:
-        WeightsError: the path (argument or ``SEGLIB_ENCODER_WEIGHTS``) does not exist.
+        WeightsError: the path (argument or an entry of ``SEGLIB_ENCODER_WEIGHTS``) does
+            not exist.
     """
     if weights == "imagenet":
-        override = encoder_weights_override()
-        if override is None:
-            return "imagenet"
-        weights, origin = override, "SEGLIB_ENCODER_WEIGHTS"
-    else:
-        origin = "weights"
+        found = encoder_weights_file(encoder)
+        return "imagenet" if found is None else str(found)
     if weights is None:
         return None
     path = Path(weights).expanduser()
     if not path.is_file():
-        raise WeightsError(f"{path}: encoder weights file not found (from {origin})")
+        raise WeightsError(f"{path}: encoder weights file not found (from weights)")
     return str(path)
 
 
-def mobilenetv2_encoder(input_shape=(128, 128, 3), weights="imagenet") -> keras.Model:
+def _build_application(build, label: str, encoder: str, weights, random_fallback, **kwargs):
+    """Call a ``keras.applications`` builder, with seglib's weights lookup and errors.
+
+    ``random_fallback`` (None: :func:`seglib.config.smoke_mode`) decides what happens when
+    the ImageNet weights cannot be downloaded: random weights with a warning, or
+    :class:`WeightsError`.
+    """
+    resolved = resolve_encoder_weights(weights, encoder)
+    try:
+        return build(include_top=False, weights=resolved, **kwargs)
+    except Exception as e:
+        if resolved != "imagenet":
+            raise WeightsError(f"{resolved}: could not load {label} weights ({e})") from e
+        key = ENCODER_WEIGHTS_KEYS[encoder]
+        message = (
+            f"Could not download {label} ImageNet weights ({e}). Point SEGLIB_ENCODER_WEIGHTS "
+            f"(or weights=) at a local no-top .h5 whose name contains {key!r} (Keras' file "
+            "name does), or a folder holding it, or copy it into ~/.keras/models/."
+        )
+        if not (smoke_mode() if random_fallback is None else random_fallback):
+            raise WeightsError(message) from e
+        warnings.warn(
+            message + " Smoke mode: using RANDOM encoder weights; results mean nothing.",
+            stacklevel=3,
+        )
+        return build(include_top=False, weights=None, **kwargs)
+
+
+def mobilenetv2_encoder(
+    input_shape=(128, 128, 3), weights="imagenet", random_fallback: bool | None = None
+) -> keras.Model:
     """MobileNetV2 (Sandler et al., CVPR 2018) cut into a 5-output feature extractor.
 
     Args:
         input_shape: ``(H, W, 3)``, H and W multiples of 32.
         weights: ``"imagenet"``, None, or a path to a no-top ``.h5`` (see
             :func:`resolve_encoder_weights`).
+        random_fallback: when the ImageNet weights cannot be downloaded, use random
+            weights with a warning (True) or raise (False); None: only in smoke mode.
 
     Returns:
         ``keras.Model`` taking inputs in [-1, 1] (what the ImageNet weights expect) and
@@ -103,29 +192,14 @@ def mobilenetv2_encoder(input_shape=(128, 128, 3), weights="imagenet") -> keras.
         WeightsError: ``"imagenet"`` cannot be downloaded (outside smoke mode), or a
             weights file is missing or does not fit.
     """
-    resolved = resolve_encoder_weights(weights)
-    try:
-        base = keras.applications.MobileNetV2(
-            input_shape=input_shape, include_top=False, weights=resolved
-        )
-    except Exception as e:
-        if resolved != "imagenet":
-            raise WeightsError(f"{resolved}: could not load MobileNetV2 weights ({e})") from e
-        message = (
-            f"Could not download MobileNetV2 ImageNet weights ({e}). Point "
-            "SEGLIB_ENCODER_WEIGHTS (or weights=) at a local "
-            "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5, or copy it "
-            "into ~/.keras/models/."
-        )
-        if not smoke_mode():
-            raise WeightsError(message) from e
-        warnings.warn(
-            message + " Smoke mode: using RANDOM encoder weights; results mean nothing.",
-            stacklevel=2,
-        )
-        base = keras.applications.MobileNetV2(
-            input_shape=input_shape, include_top=False, weights=None
-        )
+    base = _build_application(
+        keras.applications.MobileNetV2,
+        "MobileNetV2",
+        "mobilenet_v2",
+        weights,
+        random_fallback,
+        input_shape=input_shape,
+    )
     outputs = [base.get_layer(name).output for name in MOBILENETV2_SKIP_LAYERS]
     return keras.Model(base.input, outputs, name="mobilenetv2_encoder")
 
@@ -164,15 +238,120 @@ def mobilenetv2_unet(
     x = layers.Rescaling(2.0, offset=-1.0, name="to_minus1_1")(inputs)
     encoder = mobilenetv2_encoder(input_shape, weights)
     encoder.trainable = not freeze_encoder
-    *skips, x = encoder(x)
+    logits = _pix2pix_decoder(encoder(x), num_classes, decoder_filters, dropout)
+    return keras.Model(inputs, logits, name="mobilenetv2_unet")
+
+
+def _pix2pix_decoder(features, num_classes, decoder_filters, dropout):
+    """The TF tutorial's decoder on five encoder maps at strides 2, 4, 8, 16, 32.
+
+    Four :func:`upsample` blocks, each followed by the concatenation of the skip of the
+    same resolution, then a stride-2 ``Conv2DTranspose`` to full resolution: logits.
+    """
+    *skips, x = features
     for filters, skip in zip(decoder_filters, reversed(skips), strict=True):
         x = upsample(filters, 3, dropout)(x)
         x = layers.Concatenate()([x, skip])
-    # float32 logits even under a mixed_float16 policy, so the loss stays accurate.
-    logits = layers.Conv2DTranspose(
+    # float32 logits even under a mixed precision policy, so the loss stays accurate.
+    return layers.Conv2DTranspose(
         num_classes, 3, strides=2, padding="same", name="logits", dtype="float32"
     )(x)
-    return keras.Model(inputs, logits, name="mobilenetv2_unet")
+
+
+#: MobileNetV3-Large layers tapped for the skip connections, by name (Keras gives these
+#: fixed names; the activations in between get counters such as ``re_lu_7`` that change
+#: with what else was built in the session). Each is the output of the last block at its
+#: stride, i.e. 2, 4, 8, 16 and 32 (64, 32, 16, 8, 4 px at 128 px), with 16, 24, 40,
+#: 112 and 160 channels.
+MOBILENETV3_SKIP_LAYERS = (
+    "expanded_conv_add",
+    "expanded_conv_2_add",
+    "expanded_conv_5_add",
+    "expanded_conv_11_add",
+    "expanded_conv_14_add",
+)
+
+
+def mobilenetv3_encoder(
+    input_shape=(128, 128, 3), weights="imagenet", random_fallback: bool | None = None
+) -> keras.Model:
+    """MobileNetV3-Large (Howard et al., "Searching for MobileNetV3", ICCV 2019) cut into
+    a 5-output feature extractor, tapped by layer name (:data:`MOBILENETV3_SKIP_LAYERS`).
+
+    Unlike Keras' MobileNetV2, Keras' MobileNetV3 **rescales inside the model**: its first
+    layer is ``Rescaling(1/127.5, offset=-1)`` (``include_preprocessing=True``, the
+    default), so it expects pixel values in **0..255** and its
+    ``keras.applications.mobilenet_v3.preprocess_input`` does nothing. Feeding it [0, 1]
+    would squeeze every photo into [-1, -0.99], nearly black.
+
+    Args:
+        input_shape: ``(H, W, 3)``, H and W multiples of 32.
+        weights: ``"imagenet"``, None, or a path to a no-top ``.h5``; ``"imagenet"`` uses
+            the file ``SEGLIB_ENCODER_WEIGHTS`` names for ``mobilenet_v3_large``
+            (:func:`encoder_weights_file`), else Keras downloads
+            ``weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5``.
+        random_fallback: see :func:`mobilenetv2_encoder`.
+
+    Returns:
+        ``keras.Model`` taking float32 ``[B, H, W, 3]`` in **0..255** and returning the
+        five activations at strides 2, 4, 8, 16, 32 (16, 24, 40, 112, 160 channels).
+
+    Raises:
+        WeightsError: ``"imagenet"`` cannot be downloaded (outside smoke mode), or a
+            weights file is missing or does not fit.
+    """
+    base = _build_application(
+        keras.applications.MobileNetV3Large,
+        "MobileNetV3-Large",
+        "mobilenet_v3_large",
+        weights,
+        random_fallback,
+        input_shape=input_shape,
+        include_preprocessing=True,
+    )
+    outputs = [base.get_layer(name).output for name in MOBILENETV3_SKIP_LAYERS]
+    return keras.Model(base.input, outputs, name="mobilenetv3_encoder")
+
+
+def mobilenetv3_unet(
+    input_shape=(128, 128, 3),
+    num_classes: int = 3,
+    weights="imagenet",
+    freeze_encoder: bool = True,
+    decoder_filters=(512, 256, 128, 64),
+    dropout: float = 0.0,
+    random_fallback: bool | None = None,
+) -> keras.Model:
+    """U-Net with a MobileNetV3-Large encoder and the same pix2pix decoder as
+    :func:`mobilenetv2_unet` (the comparison one of the course's source notebooks makes).
+
+    Input scaling: seglib models take [0, 1]; Keras' MobileNetV3 wants 0..255 and maps it
+    to [-1, 1] itself (see :func:`mobilenetv3_encoder`). So this model multiplies by 255
+    first (a ``Rescaling(255)`` layer named ``to_0_255``); the encoder's own rescaling then
+    gives the [-1, 1] its ImageNet weights were trained on. (MobileNetV2 in Keras has no
+    such layer, which is why :func:`mobilenetv2_unet` maps [0, 1] to [-1, 1] itself.)
+
+    Args:
+        input_shape: ``(H, W, 3)``; H and W multiples of 32.
+        num_classes, freeze_encoder, decoder_filters, dropout: as in
+            :func:`mobilenetv2_unet`.
+        weights: encoder weights, see :func:`mobilenetv3_encoder`.
+        random_fallback: see :func:`mobilenetv2_encoder`.
+
+    Returns:
+        ``keras.Model`` mapping float32 ``[B, H, W, 3]`` in [0, 1] to logits
+        ``[B, H, W, num_classes]``. The encoder is the sub-model ``"mobilenetv3_encoder"``
+        (fine-tune with ``set_encoder_trainable(model, True, "mobilenetv3_encoder")``).
+
+    Raises:
+        WeightsError: see :func:`mobilenetv3_encoder`.
+    """
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Rescaling(255.0, name="to_0_255")(inputs)
+    encoder = mobilenetv3_encoder(input_shape, weights, random_fallback)
+    encoder.trainable = not freeze_encoder
+    logits = _pix2pix_decoder(encoder(x), num_classes, decoder_filters, dropout)
+    return keras.Model(inputs, logits, name="mobilenetv3_unet")
 
 
 def set_encoder_trainable(
@@ -210,7 +389,7 @@ def predict_masks(model: keras.Model, images) -> np.ndarray:
     Args:
         images: float32 ``[B, H, W, 3]`` in [0, 1] (one batch).
     """
-    logits = model.predict_on_batch(images)
+    logits = model(images, training=False)  # a direct call: no tf.function per model
     return np.argmax(logits, axis=-1).astype(np.uint8)
 
 

@@ -1,10 +1,12 @@
 """Execute notebooks headless, in order, and print a summary: ``python -m seglib.runner``.
 
-``-p NAME=VALUE`` overrides a value of the notebooks' ``parameters`` cell. Each notebook
-runs in a fresh kernel with its own folder as working directory; the
-executed copy (with outputs) goes to ``--out`` and the source stays output-free. Test
-metrics that a notebook records with :func:`seglib.metrics.report` appear in the
-summary. The exit status is 1 when any notebook failed.
+Execution is papermill's (``papermill.execute_notebook``): each notebook runs in a fresh
+kernel with its own folder as working directory, ``-p NAME=VALUE`` values are injected in a
+cell right after the notebook's ``parameters`` cell (the defaults stay visible above the
+override), and the executed copy with all outputs goes to ``--out`` while the source stays
+output-free. What this module adds is the summary: the status and wall time of every
+notebook, and the test metrics each one records with :func:`seglib.metrics.report`. The
+exit status is 1 when any notebook failed.
 """
 
 from __future__ import annotations
@@ -14,33 +16,20 @@ import ast
 import json
 import os
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
-
-def inject_parameters(nb, parameters: dict) -> None:
-    """Insert a cell that overrides ``parameters`` right after the ``parameters``-tagged cell.
-
-    papermill's convention: the notebook's defaults stay visible, the override follows them.
-
-    Raises:
-        ValueError: parameters were given but the notebook has no ``parameters`` cell.
-    """
-    import nbformat
-
-    if not parameters:
-        return
-    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
-    if not tagged:
-        raise ValueError("the notebook has no cell tagged 'parameters' to override")
-    lines = ["# Injected parameters"] + [f"{k} = {v!r}" for k, v in parameters.items()]
-    cell = nbformat.v4.new_code_cell("\n".join(lines))
-    cell.metadata["tags"] = ["injected-parameters"]
-    nb.cells.insert(tagged[0] + 1, cell)
+METRICS_VARIABLE = "SEGLIB_METRICS_FILE"
 
 
 def parse_parameter(text: str) -> tuple[str, object]:
-    """``"NAME=VALUE"`` -> ``(NAME, value)``; VALUE is a Python literal, else a string."""
+    """``"NAME=VALUE"`` -> ``(NAME, value)``; VALUE is a Python literal, else a string.
+
+    Raises:
+        argparse.ArgumentTypeError: ``text`` is not ``NAME=VALUE`` with a valid identifier.
+    """
     name, sep, value = text.partition("=")
     if not sep or not name.isidentifier():
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
@@ -50,35 +39,103 @@ def parse_parameter(text: str) -> tuple[str, object]:
         return name, value
 
 
+@contextmanager
+def _environment(name: str, value: str):
+    """Set one environment variable for the kernels started inside, then restore it."""
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+PATH_VARIABLES = ("SEGLIB_DATA", "SEGLIB_ENCODER_WEIGHTS", "SEGLIB_EXAMPLE_IMAGE", "TFDS_DATA_DIR")
+
+
+def absolute_path_variables(environ=None) -> dict:
+    """Make the path-valued variables that name an existing relative path absolute.
+
+    Each notebook's kernel works in the notebook's own folder, so
+    ``SEGLIB_DATA=../shared/data/...`` given from the repository root would point nowhere
+    there. Values that are not existing paths (``tfds``, ``synthetic``) are left alone.
+
+    Args:
+        environ: the mapping to update in place; ``os.environ`` by default.
+
+    Returns:
+        ``{name: new value}`` for the variables that changed.
+    """
+    environ = os.environ if environ is None else environ
+    changed = {}
+    for name in PATH_VARIABLES:
+        value = environ.get(name, "").strip()
+        if value and not os.path.isabs(value) and os.path.exists(value):
+            environ[name] = changed[name] = os.path.abspath(value)
+    return changed
+
+
+def _has_parameters_cell(path: Path) -> bool:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"])
+
+
 def run_notebook(
     source: Path, out_dir: Path, timeout: int | None = None, parameters: dict | None = None
 ) -> dict:
-    """Execute one notebook; return ``{"name", "ok", "seconds", "error", "metrics"}``."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    """Execute one notebook with papermill; return ``{"name", "ok", "seconds", "error", "metrics"}``.
 
+    Args:
+        source: the ``.ipynb`` to run; its folder is the kernel's working directory.
+        out_dir: where the executed copy (and ``<stem>.metrics.json``) are written.
+        timeout: seconds allowed per cell; None for no limit.
+        parameters: values that override the ``parameters`` cell.
+
+    Raises:
+        FileNotFoundError: ``source`` does not exist.
+        ValueError: parameters were given but the notebook has no cell tagged ``parameters``
+            (papermill would only warn and put them at the top, where the defaults overwrite them).
+    """
+    import papermill as pm
+    from jupyter_client.manager import KernelManager
+
+    source = Path(source)
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: no such notebook")
+    if parameters and not _has_parameters_cell(source):
+        raise ValueError(f"{source}: no cell tagged 'parameters' to override")
     out_dir.mkdir(parents=True, exist_ok=True)
-    metrics_file = out_dir / f"{source.stem}.metrics.json"
+    metrics_file = (out_dir / f"{source.stem}.metrics.json").resolve()
     metrics_file.unlink(missing_ok=True)
-    os.environ["SEGLIB_METRICS_FILE"] = str(metrics_file.resolve())
-    nb = nbformat.read(source, as_version=4)
-    inject_parameters(nb, parameters or {})
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(source.parent.resolve())}},
-    )
     start, error = time.perf_counter(), None
-    try:
-        client.execute()
-    except CellExecutionError as e:
-        error = str(e).strip().splitlines()[-1] if str(e).strip() else repr(e)
-    except Exception as e:  # kernel died, timeout, ...
-        error = f"{type(e).__name__}: {e}"
+    with (
+        _environment(METRICS_VARIABLE, str(metrics_file)),
+        tempfile.TemporaryDirectory(prefix="seglib-kernel-") as sockets,
+    ):
+        # The kernel talks over local IPC sockets in a private folder rather than TCP ports.
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "k"))
+        try:
+            pm.execute_notebook(
+                str(source),
+                str(out_dir / source.name),
+                parameters=parameters or {},
+                cwd=str(source.parent.resolve()),
+                kernel_name="python3",
+                execution_timeout=timeout,
+                progress_bar=sys.stderr.isatty(),
+                km=km,
+            )
+        except pm.PapermillExecutionError as e:
+            error = f"cell {e.exec_count}: {e.ename}: {e.evalue}"
+        except Exception as e:  # kernel died, timeout, ...
+            error = f"{type(e).__name__}: {e}"
+        finally:
+            if km.has_kernel:  # we made the manager, so we stop its kernel (papermill won't)
+                km.shutdown_kernel(now=True)
     seconds = time.perf_counter() - start
-    nbformat.write(nb, out_dir / source.name)
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
     return {
         "name": source.name,
@@ -87,6 +144,12 @@ def run_notebook(
         "error": error,
         "metrics": metrics,
     }
+
+
+def _format_value(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
 
 
 def format_summary(results: list[dict]) -> str:
@@ -98,7 +161,7 @@ def format_summary(results: list[dict]) -> str:
         if r["error"]:
             lines.append(f"    error: {r['error']}")
         for label, values in r["metrics"].items():
-            cells = ", ".join(f"{k} {v:.3f}" for k, v in values.items())
+            cells = ", ".join(f"{k} {_format_value(v)}" for k, v in values.items())
             lines.append(f"    {label}: {cells}")
     total = sum(r["seconds"] for r in results)
     lines.append(f"total wall time {total / 60:.1f} min")
@@ -119,6 +182,7 @@ def main(argv=None) -> int:
         help="override a value of the parameters cell, e.g. -p EPOCHS=5 (repeatable)",
     )
     args = parser.parse_args(argv)
+    absolute_path_variables()
     results = []
     for nb in args.notebooks:
         print(f"running {nb} ...", flush=True)

@@ -188,3 +188,40 @@ def seconds_per_step(model: keras.Model, batches, steps: int = 8, warmup: int = 
     for _ in range(steps):
         model.train_on_batch(*next(batches))
     return (time.perf_counter() - start) / steps
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Print one short line per epoch: ``epoch  3/20  loss 0.4123  val_mean_iou 0.612  (12 s)``.
+
+    Keras' own display is either a progress bar that redraws many times per epoch
+    (``verbose=1``) or a line of every metric, over 300 characters for this course's models
+    (``verbose=2``); in a notebook both bury the results. Use ``fit(..., verbose=0,
+    callbacks=[EpochLog()])`` to see the loss, the validation scores and the epoch's wall time.
+
+    Args:
+        keys: log entries to print, in this order, when present (others are skipped).
+        prefix: text before each line, e.g. the name of the model being trained.
+    """
+
+    def __init__(self, keys=("loss", "val_loss", "val_pixel_accuracy", "val_mean_iou"), prefix=""):
+        super().__init__()
+        self.keys = tuple(keys)
+        self.prefix = prefix
+        self._start = 0.0
+        self._epochs = None
+
+    def on_train_begin(self, logs=None):
+        self._epochs = self.params.get("epochs") if self.params else None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def format(self, epoch: int, logs: dict, seconds: float) -> str:
+        """The line for one epoch (0-based ``epoch``), without printing it."""
+        total = f"/{self._epochs}" if self._epochs else ""
+        width = len(str(self._epochs)) if self._epochs else 1
+        cells = "  ".join(f"{k} {float(logs[k]):.4f}" for k in self.keys if k in logs)
+        return f"{self.prefix}epoch {epoch + 1:>{width}}{total}  {cells}  ({seconds:.0f} s)"
+
+    def on_epoch_end(self, epoch, logs=None):
+        print(self.format(epoch, logs or {}, time.perf_counter() - self._start), flush=True)

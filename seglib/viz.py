@@ -6,12 +6,12 @@ pet orange, background sky blue, border reddish purple.
 
 from __future__ import annotations
 
+from seglib.data import CLASS_NAMES
+
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
-
-from seglib.data import CLASS_NAMES
 
 #: RGB colours (0..1) by label: 0 pet, 1 background, 2 border.
 CLASS_COLORS = np.array(
@@ -72,12 +72,14 @@ def add_legend(fig, class_names=CLASS_NAMES) -> None:
     )
 
 
-def show_masks(images, masks, predictions=None, titles=None, max_rows: int = 4):
+def show_masks(images, masks, predictions=None, titles=None, max_rows: int = 4, suptitle=None):
     """Rows of photo | true mask | predicted mask (the last column only with predictions).
 
     Args:
         images: float ``[N, H, W, 3]`` in [0, 1]. masks: labels ``[N, H, W(, 1)]``.
         predictions: labels ``[N, H, W]`` or None. titles: optional row titles.
+        suptitle: a title over the whole figure, laid out above the column titles
+            (set after this call, ``fig.suptitle`` would overlap them).
 
     Returns:
         The matplotlib figure.
@@ -99,6 +101,8 @@ def show_masks(images, masks, predictions=None, titles=None, max_rows: int = 4):
                 ax.set_title(headers[j])
         if titles is not None:
             axes[i, 0].set_ylabel(titles[i])
+    if suptitle:
+        fig.suptitle(suptitle)
     add_legend(fig)
     return fig
 
@@ -107,7 +111,7 @@ def show_predictions(model, dataset, num: int = 3):
     """Predict on the first batch of ``dataset`` and show ``num`` rows (see :func:`show_masks`)."""
     images, masks = next(iter(dataset))
     images, masks = images[:num], masks[:num]
-    predictions = np.argmax(model.predict_on_batch(images), axis=-1)
+    predictions = np.argmax(model(images, training=False), axis=-1)
     return show_masks(np.asarray(images), np.asarray(masks), predictions, max_rows=num)
 
 
@@ -240,7 +244,7 @@ class DisplayCallback(keras.callbacks.Callback):
         if (epoch + 1) % self.every:
             print(self.lines[-1])
             return
-        prediction = np.argmax(self.model.predict_on_batch(self.image), axis=-1)
+        prediction = np.argmax(self.model(self.image, training=False), axis=-1)
         clear_output(wait=True)
         fig = show_masks(self.image, self.mask, prediction, titles=[f"epoch {epoch + 1}"])
         display(fig)

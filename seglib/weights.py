@@ -21,10 +21,10 @@ and gradient-clipping thresholds stay comparable (:func:`mean_pixel_weight` chec
 
 from __future__ import annotations
 
+from seglib.data import CLASS_NAMES, NUM_CLASSES, class_pixel_counts
+
 import numpy as np
 import tensorflow as tf
-
-from seglib.data import CLASS_NAMES, NUM_CLASSES, class_pixel_counts
 
 
 def _as_counts(counts, what: str = "counts") -> np.ndarray:

@@ -6,9 +6,9 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
-
 from seglib import data
+
+import pytest
 
 
 @pytest.fixture(scope="session")

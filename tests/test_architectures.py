@@ -1,11 +1,11 @@
 """The models trained from scratch: keras.io's Xception-style U-Net and the original U-Net."""
 
+from seglib import data, models
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from seglib import data, models
 
 
 def expected_unet_params(depth, base_filters, num_classes=3, batch_norm=True, skips=True):

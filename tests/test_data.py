@@ -1,9 +1,9 @@
+from seglib import DataError, data
+
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
-
-from seglib import DataError, data
 
 
 def _first(ds):
@@ -233,16 +233,19 @@ def test_color_trimap_is_rejected(broken_copy):
         data.scan_directory(broken_copy)
 
 
-def test_tfds_failure_explains_offline_options(monkeypatch):
+def test_tfds_failure_explains_offline_options(monkeypatch, tmp_path):
     import tensorflow_datasets as tfds
 
-    def offline(*args, **kwargs):
-        raise ConnectionError("Name or service not known")
+    def failed_download(*args, **kwargs):
+        raise ConnectionError("Connection reset by peer")
 
-    monkeypatch.setattr(tfds, "load", offline)
+    # the host answers the probe, then the download itself fails (see test_tfds.py for offline)
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(data, "_unreachable", lambda url, timeout=None: None)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", failed_download)
     with pytest.raises(DataError, match="SEGLIB_DATA=synthetic") as info:
         data.load("train", "tfds")
-    assert "oxford_iiit_pet:4" in str(info.value)
+    assert "oxford_iiit_pet:4" in str(info.value) and "Connection reset" in str(info.value)
 
 
 def test_make_pipelines_uses_the_given_augmentation_for_training_only():
@@ -253,3 +256,24 @@ def test_make_pipelines_uses_the_given_augmentation_for_training_only():
     assert all(float(tf.reduce_max(x)) == 0.0 for x, _ in pipes.train)
     assert float(tf.reduce_max(next(iter(pipes.validation))[0])) > 0.0
     assert float(tf.reduce_max(next(iter(pipes.test))[0])) > 0.0
+
+
+@pytest.mark.parametrize("split,limit", [("test", None), ("train", 7), ("validation", None)])
+def test_indexed_split_matches_load_in_order(synthetic_dir, split, limit):
+    pairs = list(data.load(split, synthetic_dir, limit=limit))
+    indexed = data.IndexedSplit(split, synthetic_dir, limit=limit)
+    assert len(indexed) == len(pairs) > 0
+    for i in (0, len(pairs) // 2, len(pairs) - 1, -1):
+        image, mask = indexed[i]
+        np.testing.assert_array_equal(image.numpy(), pairs[i][0].numpy())
+        np.testing.assert_array_equal(mask.numpy(), pairs[i][1].numpy())
+
+
+def test_indexed_split_rejects_bad_index_and_split(synthetic_dir):
+    indexed = data.IndexedSplit("test", synthetic_dir, limit=3)
+    assert len(indexed) == 3
+    for index in (3, -4):
+        with pytest.raises(IndexError, match="outside the 3 pairs of test"):
+            indexed[index]
+    with pytest.raises(ValueError, match="split must be one of"):
+        data.IndexedSplit("tset", synthetic_dir)

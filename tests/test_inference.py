@@ -9,14 +9,14 @@ can say which label a pixel must get and the tests stay fast.
 import io
 import zipfile
 
+from seglib import data, inference, models
+from seglib.errors import ImageError, ModelError, SeglibError
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image, ImageFile
-
-from seglib import data, inference, models
-from seglib.errors import ImageError, ModelError, SeglibError
 
 PET, BACKGROUND, BORDER = 0, 1, 2
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)

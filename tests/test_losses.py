@@ -1,8 +1,8 @@
+from seglib import losses
+
 import keras
 import numpy as np
 import pytest
-
-from seglib import losses
 
 # A hand-computed example: one 1x2 image, labels [pet, background], three classes.
 # Logits 0 everywhere -> softmax 1/3 per class.

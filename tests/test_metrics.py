@@ -1,10 +1,10 @@
 import json
 
+from seglib import metrics
+
 import keras
 import numpy as np
 import pytest
-
-from seglib import metrics
 
 # A hand-computed example: 10 pixels, classes 0 pet, 1 background, 2 border.
 Y_TRUE = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2])
@@ -88,3 +88,12 @@ def test_report_tabulates_and_records(tmp_path, monkeypatch):
     recorded = json.loads(path.read_text())
     assert recorded["a"]["mean_iou"] == pytest.approx(s_miou := (0.6 + 0.6 + 1 / 3) / 3)
     assert recorded["b"]["mean_iou"] == pytest.approx(1.0) and s_miou < 1
+
+
+def test_report_records_plain_figures_too(tmp_path, monkeypatch):
+    path = tmp_path / "m.json"
+    monkeypatch.setenv("SEGLIB_METRICS_FILE", str(path))
+    table = metrics.report({"int8": {"size_mib": np.float32(6.5), "met": np.bool_(True)}})
+    assert table.loc["int8", "size_mib"] == pytest.approx(6.5)
+    recorded = json.loads(path.read_text())  # NumPy scalars became JSON numbers
+    assert recorded["int8"] == {"size_mib": pytest.approx(6.5), "met": True}

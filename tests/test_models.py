@@ -1,11 +1,11 @@
 import os
 from pathlib import Path
 
+from seglib import WeightsError, models
+
 import keras
 import numpy as np
 import pytest
-
-from seglib import WeightsError, models
 
 
 @pytest.fixture(scope="module")

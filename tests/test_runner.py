@@ -1,9 +1,10 @@
 import json
+import os
+
+from seglib import runner
 
 import nbformat
 import pytest
-
-from seglib import runner
 
 
 def _notebook(path, *cells, params="EPOCHS = 3"):
@@ -20,12 +21,14 @@ def _notebook(path, *cells, params="EPOCHS = 3"):
     return path
 
 
-def test_runner_executes_records_metrics_and_keeps_source_clean(tmp_path, capsys):
+def test_runner_executes_records_metrics_and_keeps_source_clean(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(runner.METRICS_VARIABLE, raising=False)
     code = (
         "import numpy as np\n"
         "from seglib import metrics\n"
         "s = metrics.Scores(np.diag([EPOCHS, 1, 1]))\n"
-        "metrics.report({'demo': s})"
+        "metrics.report({'demo': s})\n"
+        "print('EPOCHS is', EPOCHS)"
     )
     source = _notebook(tmp_path / "01_ok.ipynb", code)
     failing = _notebook(tmp_path / "02_bad.ipynb", "raise RuntimeError('boom')")
@@ -33,12 +36,27 @@ def test_runner_executes_records_metrics_and_keeps_source_clean(tmp_path, capsys
     status = runner.main([str(source), str(failing), "--out", str(out), "-p", "EPOCHS=8"])
     assert status == 1  # one notebook failed
     text = capsys.readouterr().out
-    assert "01_ok.ipynb" in text and "FAILED" in text and "boom" in text
+    assert "01_ok.ipynb" in text and "FAILED" in text and "RuntimeError: boom" in text
     assert "demo: pixel_accuracy 1.000" in text
     executed = nbformat.read(out / "01_ok.ipynb", as_version=4)
-    assert executed.cells[1].source == "# Injected parameters\nEPOCHS = 8"
+    # papermill injects the override right after the parameters cell; defaults stay visible
+    assert executed.cells[0].source == "EPOCHS = 3"
+    assert "injected-parameters" in executed.cells[1].metadata["tags"]
+    assert "EPOCHS = 8" in executed.cells[1].source
+    printed = "".join(o.get("text", "") for o in executed.cells[2].outputs)
+    assert "EPOCHS is 8" in printed
     assert json.loads((out / "01_ok.metrics.json").read_text())["demo"]["mean_iou"] == 1.0
     assert not any(c.get("outputs") for c in nbformat.read(source, as_version=4).cells)
+    # the metrics file variable is for the kernels only, not left in the caller's environment
+    assert runner.METRICS_VARIABLE not in os.environ
+
+
+def test_runner_refuses_parameters_without_a_parameters_cell(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("EPOCHS = 3")]
+    nbformat.write(nb, tmp_path / "x.ipynb")
+    with pytest.raises(ValueError, match="no cell tagged 'parameters'"):
+        runner.run_notebook(tmp_path / "x.ipynb", tmp_path / "out", parameters={"EPOCHS": 1})
 
 
 def test_parse_parameter():
@@ -46,3 +64,14 @@ def test_parse_parameter():
     assert runner.parse_parameter("SOURCE=synthetic") == ("SOURCE", "synthetic")
     with pytest.raises(Exception, match="NAME=VALUE"):
         runner.parse_parameter("5")
+
+
+def test_relative_data_paths_are_made_absolute_for_the_kernels(tmp_path, monkeypatch):
+    (tmp_path / "pets").mkdir()
+    monkeypatch.chdir(tmp_path)
+    env = {"SEGLIB_DATA": "pets", "SEGLIB_ENCODER_WEIGHTS": "missing.h5", "TFDS_DATA_DIR": ""}
+    changed = runner.absolute_path_variables(env)
+    assert env["SEGLIB_DATA"] == str(tmp_path / "pets") == changed["SEGLIB_DATA"]
+    assert env["SEGLIB_ENCODER_WEIGHTS"] == "missing.h5"  # not a path that exists: unchanged
+    env = {"SEGLIB_DATA": "synthetic"}
+    assert runner.absolute_path_variables(env) == {} and env["SEGLIB_DATA"] == "synthetic"

@@ -2,19 +2,21 @@
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+
+import seglib
+from seglib import training
 
 import keras
 import numpy as np
 import pandas as pd
 import pytest
-
-import seglib
-from seglib import training
 
 TRAIN_SCRIPT = textwrap.dedent(
     """
@@ -64,6 +66,47 @@ def _start(script, run_dir, epochs):
     )
 
 
+def _wait_for_line(proc, wanted: str, timeout: float) -> None:
+    """Read ``proc``'s stdout until a line equals ``wanted``.
+
+    Fails the test at the deadline even when the child prints nothing at all (a plain
+    ``for line in proc.stdout`` would block forever), or as soon as the child closes stdout.
+    """
+    lines: queue.Queue = queue.Queue()
+
+    def pump():
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)  # end of output
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            proc.kill()
+            pytest.fail(f"the child printed no {wanted!r} within {timeout} s")
+        try:
+            line = lines.get(timeout=remaining)
+        except queue.Empty:
+            continue
+        if line is None:
+            pytest.fail(f"the child ended (exit {proc.wait()}) without printing {wanted!r}")
+        if line.strip() == wanted:
+            return
+
+
+def test_wait_for_line_fails_on_deadline_when_the_child_is_silent():
+    silent = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], stdout=subprocess.PIPE, text=True
+    )
+    start = time.monotonic()
+    with pytest.raises(pytest.fail.Exception, match="within 1"):
+        _wait_for_line(silent, "PAUSE 2", timeout=1)
+    assert time.monotonic() - start < 10
+    assert silent.wait(timeout=10) != 0  # killed, not left running
+
+
 def test_killed_run_resumes_where_it_stopped(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(TRAIN_SCRIPT)
@@ -76,10 +119,7 @@ def test_killed_run_resumes_where_it_stopped(tmp_path):
     # Kill with SIGKILL while epoch `kill_after - 1` is finished and backed up.
     run_dir = tmp_path / "run"
     first = _start(script, run_dir, epochs)
-    deadline = time.time() + 300
-    for line in first.stdout:
-        if line.strip() == f"PAUSE {kill_after - 1}" or time.time() > deadline:
-            break
+    _wait_for_line(first, f"PAUSE {kill_after - 1}", timeout=300)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=60)
     assert first.returncode == -signal.SIGKILL

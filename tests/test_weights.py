@@ -1,9 +1,9 @@
+from seglib import data, weights
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from seglib import data, weights
 
 # A hand-computed example: two 4-pixel images (labels 0 pet, 1 background, 2 border).
 # image A: pet 2, background 2, border 0      image B: pet 0, background 2, border 2

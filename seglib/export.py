@@ -1,0 +1,514 @@
+"""Taking a trained segmenter out of the notebook: LiteRT files, quantization, a SavedModel.
+
+Three ways out, one contract in (:mod:`seglib.models`: float32 ``[B, H, W, 3]`` in [0, 1]
+in, logits ``[B, H, W, 3]`` out, checked by :func:`seglib.inference.check_model`):
+
+* :func:`to_litert` writes a **LiteRT** flatbuffer (``.tflite``, the format formerly
+  called TensorFlow Lite) for phones and small boards, in one of four forms
+  (:data:`QUANTIZATIONS`):
+
+  ``"float32"``
+      weights and activations in float32, as in Keras;
+  ``"float16"``
+      weights stored as float16 (half the file); they are turned back into float32 when
+      the file is loaded on a CPU, so the arithmetic is float32 (a GPU delegate can
+      compute in float16);
+  ``"dynamic_range"``
+      weights stored as int8 with one scale per output channel (a quarter of the file);
+      activations stay float, and the int8 kernels quantize them on the fly, per call;
+  ``"int8"``
+      **full-integer quantization**: weights int8 per channel, and every activation int8
+      with a scale and zero point fixed ahead of time from a *representative dataset*
+      (the converter runs the float model on it and records each tensor's range). Input
+      and output tensors are int8 too; :class:`LiteRTModel` converts to and from float.
+      The representative photos come from the **training** split, never from test: the
+      calibration is part of building the model, and test must stay unseen.
+
+  A value ``x`` quantized with scale ``s`` and zero point ``z`` is stored as
+  ``q = clip(round(x / s) + z, -128, 127)`` and read back as ``s (q - z)``: 256 evenly
+  spaced levels over the calibrated range. Sources: LiteRT's "Post-training
+  quantization" guide (ai.google.dev/edge/litert/models/post_training_quantization);
+  Jacob et al., "Quantization and Training of Neural Networks for Efficient
+  Integer-Arithmetic-Only Inference", CVPR 2018.
+
+* :func:`litert_predict` (and :class:`LiteRTModel`) runs such a file with the
+  ``ai_edge_litert`` interpreter, the standalone LiteRT runtime (``tf.lite.Interpreter``
+  is deprecated and warns on every use).
+
+* :func:`serving_model` wraps the model in a ``tf.Module`` whose one signature takes an
+  **encoded photo** (JPEG, PNG, GIF or BMP bytes, any size) and returns the uint8 mask at
+  the photo's own size; decoding, resizing, scaling and the bilinear resize of the logits
+  all run in the TensorFlow graph, so a SavedModel written by :func:`save_serving_model`
+  works with TF Serving or a bare ``tf.saved_model.load`` and no seglib.
+
+Every function refuses to overwrite: a path that exists raises :class:`ExportError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import warnings
+import weakref
+from collections.abc import Iterable
+from pathlib import Path
+
+from seglib import data
+from seglib.errors import ExportError
+from seglib.inference import check_model, model_input_size
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging as absl_logging
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+#: The forms :func:`to_litert` writes (see the module docstring).
+QUANTIZATIONS = ("float32", "float16", "dynamic_range", "int8")
+#: Training photos used to calibrate ``"int8"`` when ``calibration`` is not given.
+DEFAULT_CALIBRATION_IMAGES = 100
+
+
+# ---------------------------------------------------------------------------
+# LiteRT
+# ---------------------------------------------------------------------------
+
+
+def _check_new_path(path: str | os.PathLike) -> Path:
+    path = Path(path).expanduser()
+    if path.exists():
+        raise ExportError(
+            f"{path}: already exists; seglib.export never overwrites (pick a new name)"
+        )
+    return path
+
+
+def _check_quantization(quantization: str) -> str:
+    if quantization not in QUANTIZATIONS:
+        raise ExportError(
+            f"unknown quantization {quantization!r}; choose one of {', '.join(QUANTIZATIONS)}"
+        )
+    return quantization
+
+
+def calibration_images(
+    source=None,
+    image_size: int | tuple[int, int] = 128,
+    num_images: int = DEFAULT_CALIBRATION_IMAGES,
+) -> tf.data.Dataset:
+    """Training photos preprocessed for a model, for int8 calibration.
+
+    Reads the **train** split of ``source`` (:func:`seglib.data.load`; None means
+    ``SEGLIB_DATA``) and preprocesses each photo exactly as training does
+    (:func:`seglib.data.preprocess_image`). Never the test split.
+
+    Args:
+        source: data source (``"tfds"``, ``"synthetic"`` or a folder); None: ``SEGLIB_DATA``.
+        image_size: the model's input side, or ``(height, width)``.
+        num_images: how many photos (the first ones in the split's order).
+
+    Returns:
+        ``tf.data.Dataset`` of float32 ``[H, W, 3]`` in [0, 1].
+
+    Raises:
+        DataError: the source cannot be read (see :func:`seglib.data.load`).
+    """
+    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    pairs = data.load("train", source).take(num_images)
+    return pairs.map(lambda image, mask: data.preprocess_image(image, size))
+
+
+def _representative(calibration, size: tuple[int, int]):
+    """A LiteRT representative-dataset generator: lists of one float32 ``[1, H, W, 3]``."""
+
+    def generate():
+        count = 0
+        for element in calibration:
+            image = element[0] if isinstance(element, (tuple, list)) else element
+            image = np.asarray(image, dtype=np.float32)
+            batch = image[None] if image.ndim == 3 else image
+            if batch.ndim != 4 or tuple(batch.shape[1:3]) != size or batch.shape[-1] != 3:
+                raise ExportError(
+                    f"calibration images must be float32 [H, W, 3] or [B, H, W, 3] at the "
+                    f"model's size {size}, got shape {image.shape}"
+                )
+            for single in batch:
+                count += 1
+                yield [single[None]]
+        if count == 0:
+            raise ExportError("the calibration dataset is empty: int8 needs training photos")
+
+    return generate
+
+
+def litert_bytes(
+    model: keras.Model,
+    quantization: str = "float32",
+    *,
+    calibration: Iterable | None = None,
+    source=None,
+    num_calibration_images: int = DEFAULT_CALIBRATION_IMAGES,
+) -> bytes:
+    """Convert a segmentation model to a LiteRT flatbuffer in memory (see :func:`to_litert`).
+
+    Returns:
+        The ``.tflite`` content as bytes.
+    """
+    check_model(model)
+    _check_quantization(quantization)
+    height, width = model_input_size(model)
+    # A frozen graph has no variables to track: the converter's trackable_obj stays unset.
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([_frozen(model, height, width)])
+    return _convert(
+        converter, quantization, calibration, source, num_calibration_images, (height, width)
+    )
+
+
+#: The last frozen graph: (weak reference to the model, fingerprint of its weights, graph).
+_frozen_cache: list = []
+
+
+def _fingerprint(model: keras.Model) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(np.asarray(weight)).tobytes())
+    return digest.hexdigest()
+
+
+def _frozen(model: keras.Model, height: int, width: int):
+    """The model at batch 1 as a graph with its weights folded in as constants.
+
+    Batch 1 is the phone case, and a fixed shape lets the converter fold every shape op.
+    Freezing takes seconds, so the last result is reused while the model's weights are
+    unchanged (exporting the four forms freezes once).
+    """
+    fingerprint = _fingerprint(model)
+    if _frozen_cache:
+        ref, known, graph = _frozen_cache[0]
+        if ref() is model and known == fingerprint:
+            return graph
+    spec = tf.TensorSpec([1, height, width, 3], tf.float32, name="image")
+    function = tf.function(lambda image: model(image, training=False), input_signature=[spec])
+    graph = convert_variables_to_constants_v2(function.get_concrete_function())
+    _frozen_cache[:] = [(weakref.ref(model), fingerprint, graph)]
+    return graph
+
+
+def _convert(converter, quantization, calibration, source, num_calibration_images, size):
+    if quantization != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == "int8":
+        if calibration is None:
+            calibration = calibration_images(source, size, num_calibration_images)
+        converter.representative_dataset = _representative(calibration, size)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    verbosity = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)  # not the trackable_obj deprecation notice
+    try:
+        with warnings.catch_warnings():
+            # "Statistics for quantized inputs were expected": LiteRT calibrates the input too.
+            warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+            return converter.convert()
+    finally:
+        absl_logging.set_verbosity(verbosity)
+
+
+def to_litert(
+    model: keras.Model,
+    path: str | os.PathLike,
+    quantization: str = "float32",
+    *,
+    calibration: Iterable | None = None,
+    source=None,
+    num_calibration_images: int = DEFAULT_CALIBRATION_IMAGES,
+) -> Path:
+    """Write a segmentation model as a LiteRT (``.tflite``) file, optionally quantized.
+
+    The file takes one photo, ``[1, H, W, 3]`` at the model's input size, in [0, 1]
+    (float32; int8 for ``"int8"``, see :class:`LiteRTModel`) and returns logits
+    ``[1, H, W, 3]``. See the module docstring for the four forms.
+
+    Args:
+        model: a model passing :func:`seglib.inference.check_model`, with a fixed input
+            size (``model.inputs[0].shape`` ``[None, H, W, 3]``).
+        path: the new file (e.g. ``models/08_int8.tflite``); must not exist.
+        quantization: one of :data:`QUANTIZATIONS`.
+        calibration: for ``"int8"`` only: training images, float32 ``[H, W, 3]`` or
+            batches ``[B, H, W, 3]`` in [0, 1] at the model's size, or ``(image, mask)``
+            pairs of them (e.g. a training pipeline). Default: the first
+            ``num_calibration_images`` photos of the train split of ``source``
+            (:func:`calibration_images`). Never pass test photos.
+        source: data source for the default calibration (None: ``SEGLIB_DATA``).
+        num_calibration_images: photos in the default calibration.
+
+    Returns:
+        ``path`` as a ``Path``. Size on disk: ``path.stat().st_size`` bytes.
+
+    Raises:
+        ModelError: the model breaks the convention (:func:`~seglib.inference.check_model`).
+        ExportError: ``path`` exists, ``quantization`` is unknown, or the calibration
+            images are empty or of the wrong shape.
+        DataError: the default calibration source cannot be read.
+    """
+    path = _check_new_path(path)
+    content = litert_bytes(
+        model,
+        quantization,
+        calibration=calibration,
+        source=source,
+        num_calibration_images=num_calibration_images,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "xb") as f:  # exclusive: never overwrites, even in a race
+            f.write(content)
+    except FileExistsError as e:
+        raise ExportError(f"{path}: already exists; seglib.export never overwrites") from e
+    return path
+
+
+class LiteRTModel:
+    """A ``.tflite`` segmenter loaded in the ``ai_edge_litert`` interpreter.
+
+    Calling it takes float32 images in [0, 1] and returns float32 logits, whatever the
+    file stores: for int8 files the input is quantized with the file's own scale and zero
+    point (``q = round(x / s) + z``) and the output read back as ``s (q - z)``.
+
+    Args:
+        path: a file written by :func:`to_litert` (or any LiteRT model with one image
+            input ``[1, H, W, 3]`` and one output ``[1, H, W, C]``).
+        num_threads: CPU threads for the interpreter (None: LiteRT's default).
+        use_xnnpack: False runs LiteRT's built-in kernels only, without the XNNPACK delegate
+            it applies by default (to see how much of the speed is XNNPACK's).
+
+    Attributes:
+        input_size: ``(H, W)``. input_dtype, output_dtype: NumPy dtypes in the file.
+
+    Raises:
+        ExportError: the file is missing or not a LiteRT model.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, num_threads: int | None = None, use_xnnpack: bool = True
+    ):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        resolver = (
+            OpResolverType.AUTO
+            if use_xnnpack
+            else (OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        )
+
+        self.path = Path(path).expanduser()
+        if not self.path.is_file():
+            raise ExportError(f"{self.path}: LiteRT model file not found")
+        try:
+            self.interpreter = Interpreter(
+                model_path=str(self.path),
+                num_threads=num_threads,
+                experimental_op_resolver_type=resolver,
+            )
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            raise ExportError(f"{self.path}: not a loadable LiteRT model ({e})") from e
+        self._input = self.interpreter.get_input_details()[0]
+        self._output = self.interpreter.get_output_details()[0]
+        self.input_size = tuple(int(n) for n in self._input["shape"][1:3])
+        self.input_dtype = np.dtype(self._input["dtype"])
+        self.output_dtype = np.dtype(self._output["dtype"])
+
+    def _quantize(self, image: np.ndarray) -> np.ndarray:
+        if not np.issubdtype(self.input_dtype, np.integer):
+            return image.astype(self.input_dtype)
+        scale, zero_point = self._input["quantization"]
+        info = np.iinfo(self.input_dtype)
+        q = np.round(image / scale) + zero_point
+        return np.clip(q, info.min, info.max).astype(self.input_dtype)
+
+    def _dequantize(self, output: np.ndarray) -> np.ndarray:
+        if not np.issubdtype(self.output_dtype, np.integer):
+            return output.astype(np.float32)
+        scale, zero_point = self._output["quantization"]
+        return (scale * (output.astype(np.float32) - zero_point)).astype(np.float32)
+
+    def __call__(self, images) -> np.ndarray:
+        """Logits for a batch: float32 ``[B, H, W, 3]`` in [0, 1] -> float32 ``[B, H, W, C]``.
+
+        The file takes one photo at a time; a batch runs photo by photo.
+
+        Raises:
+            ExportError: the images are not ``[B, H, W, 3]`` at the file's input size.
+        """
+        images = np.asarray(images, dtype=np.float32)
+        if images.ndim != 4 or tuple(images.shape[1:3]) != self.input_size:
+            raise ExportError(
+                f"{self.path}: expected images [B, {self.input_size[0]}, {self.input_size[1]}, "
+                f"3] in [0, 1], got shape {images.shape}"
+            )
+        outputs = []
+        for image in images:
+            self.interpreter.set_tensor(self._input["index"], self._quantize(image[None]))
+            self.interpreter.invoke()
+            outputs.append(self._dequantize(self.interpreter.get_tensor(self._output["index"])))
+        return np.concatenate(outputs, axis=0)
+
+    def predict_on_batch(self, images) -> np.ndarray:
+        """The same as calling it, under Keras' name, so :func:`seglib.metrics.evaluate`
+        scores a LiteRT file as it scores a Keras model."""
+        return self(images)
+
+
+def compare_latency(calls: dict, image, runs: int = 50, warmup: int = 3) -> dict:
+    """Time several ways of segmenting one photo, taking turns, in milliseconds per call.
+
+    Each round calls every function once, in turn, so a background job that slows the
+    machine for a while slows every contender alike (timing one after the other would
+    hand the slow stretch to whoever ran then). Report the median: one call hit by a
+    context switch lands in the tail, not in the middle.
+
+    Args:
+        calls: ``{name: function}``; each takes ``image`` (e.g. a :class:`LiteRTModel`, or
+            a ``tf.function`` around a Keras model).
+        image: one batch of one photo, float32 ``[1, H, W, 3]`` in [0, 1].
+        runs: timed rounds. warmup: untimed rounds first (graph tracing, allocation).
+
+    Returns:
+        ``{name: float64 array [runs]}`` of wall-clock milliseconds per call.
+    """
+    for _ in range(warmup):
+        for call in calls.values():
+            np.asarray(call(image))
+    times = {name: np.empty(runs) for name in calls}
+    for r in range(runs):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            np.asarray(call(image))  # includes copying a tf.function's result out
+            times[name][r] = 1000 * (time.perf_counter() - start)
+    return times
+
+
+def litert_predict(path: str | os.PathLike, images, num_threads: int | None = None) -> np.ndarray:
+    """Run a LiteRT segmenter on a batch of images with the ``ai_edge_litert`` interpreter.
+
+    Args:
+        path: a ``.tflite`` file from :func:`to_litert`.
+        images: float32 ``[B, H, W, 3]`` in [0, 1] at the file's input size (a batch from
+            :func:`seglib.data.make_pipelines`).
+        num_threads: CPU threads (None: LiteRT's default).
+
+    Returns:
+        float32 logits ``[B, H, W, C]`` (dequantized for int8 files); the mask is their
+        ``argmax(-1)``. To time repeated calls, build one :class:`LiteRTModel` and call
+        it (this function loads the file every time).
+
+    Raises:
+        ExportError: the file is missing or not a LiteRT model, or the images have the
+            wrong shape.
+    """
+    return LiteRTModel(path, num_threads)(images)
+
+
+# ---------------------------------------------------------------------------
+# SavedModel for serving
+# ---------------------------------------------------------------------------
+
+
+class _Segmenter(tf.Module):
+    def __init__(self, model: keras.Model, size: tuple[int, int]):
+        super().__init__(name="segmenter")
+        self.model = model
+        self.size = size
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="image_bytes")])
+    def serve(self, image_bytes):
+        # Decode by content (JPEG, PNG, GIF: first frame, BMP) to RGB uint8 [H, W, 3]. JPEG
+        # with the accurate integer DCT, as Pillow decodes it (TF's default, the fast DCT,
+        # differs by up to a few levels per pixel).
+        image = tf.cond(
+            tf.io.is_jpeg(image_bytes),
+            lambda: tf.io.decode_jpeg(image_bytes, channels=3, dct_method="INTEGER_ACCURATE"),
+            lambda: tf.io.decode_image(image_bytes, channels=3, expand_animations=False),
+        )
+        image.set_shape([None, None, 3])
+        # The very preprocessing training uses: bilinear + antialias resize, / 255.
+        x = data.preprocess_image(image, self.size)
+        logits = self.model(x[None], training=False)[0]
+        # As seglib.inference.segment: logits resized bilinearly to the photo, then argmax.
+        height, width = tf.shape(image)[0], tf.shape(image)[1]
+        logits = tf.image.resize(logits, tf.stack([height, width]), "bilinear", antialias=True)
+        mask = tf.cast(tf.argmax(logits, axis=-1), tf.uint8)
+        return {"mask": mask}
+
+
+def serving_model(model: keras.Model) -> tf.Module:
+    """Wrap a segmentation model for serving: encoded photo in, full-size mask out.
+
+    The returned module's ``serve`` function (a ``tf.function``, and the
+    ``serving_default`` signature of :func:`save_serving_model`) takes one scalar
+    ``tf.string``, the bytes of a JPEG, PNG, GIF (first frame) or BMP file of any size,
+    and returns ``{"mask": uint8 [H, W]}`` (0 pet, 1 background, 2 border) at the photo's
+    own height and width. In the graph: ``tf.io.decode_jpeg`` (with the accurate integer
+    DCT, as Pillow decodes) or ``tf.io.decode_image`` to RGB,
+    :func:`seglib.data.preprocess_image` (bilinear resize with antialiasing to the
+    model's input size, scaled to [0, 1]), the model, the bilinear resize of the logits
+    to ``H x W`` and the argmax, as in :func:`seglib.inference.segment`.
+
+    Differences from :func:`seglib.inference.segment`, which decodes with Pillow: the
+    graph ignores the EXIF orientation (TensorFlow has no op for it; send upright photos),
+    drops an alpha channel instead of compositing over white, and has no pixel limit
+    (put a size limit in front of a public endpoint).
+
+    Args:
+        model: a model passing :func:`seglib.inference.check_model`.
+
+    Returns:
+        ``tf.Module`` with ``serve(image_bytes) -> {"mask": ...}``; the Keras model is
+        tracked as its attribute ``model``, so ``tf.saved_model.save`` stores its weights.
+
+    Raises:
+        ModelError: the model breaks the convention.
+    """
+    check_model(model)
+    return _Segmenter(model, model_input_size(model))
+
+
+def save_serving_model(model: keras.Model, path: str | os.PathLike) -> Path:
+    """Write :func:`serving_model` as a SavedModel folder with a ``serving_default`` signature.
+
+    Load it anywhere with TensorFlow alone::
+
+        loaded = tf.saved_model.load(path)
+        mask = loaded.signatures["serving_default"](image_bytes=tf.constant(jpeg_bytes))["mask"]
+
+    Args:
+        model: a model passing :func:`seglib.inference.check_model`.
+        path: the new folder; must not exist.
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Raises:
+        ModelError: the model breaks the convention. ExportError: ``path`` exists.
+    """
+    path = _check_new_path(path)
+    module = serving_model(model)
+    logger, level = tf.get_logger(), tf.get_logger().level
+    logger.setLevel("WARNING")  # not "INFO: Assets written to ..." twice
+    try:
+        tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    finally:
+        logger.setLevel(level)
+    return path
+
+
+def file_size_mib(path: str | os.PathLike) -> float:
+    """Size of a file, or of all files under a folder, in MiB (2**20 bytes)."""
+    path = Path(path)
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+    return path.stat().st_size / 2**20

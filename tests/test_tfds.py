@@ -1,0 +1,239 @@
+"""The TFDS source end to end, with no network.
+
+Tiny ``images.tar.gz`` and ``annotations.tar.gz`` in the release layout are built from the
+synthetic generator and handed to TFDS's real ``oxford_iiit_pet`` builder: only
+``DownloadManager.download_and_extract`` is patched, so that the builder's two URLs resolve
+to the local archives; TFDS's own extraction and preparation then run unchanged. Sockets
+are blocked throughout, so any attempt to reach the network fails the test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import tarfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from seglib import DataError, data
+
+import numpy as np
+import pytest
+
+TRIMAP_VALUES = {data.TRIMAP_PET, data.TRIMAP_BACKGROUND, data.TRIMAP_BORDER}
+
+
+def _refuse(*args, **kwargs):
+    raise OSError("network blocked by tests/test_tfds.py")
+
+
+def _block_network(mp: pytest.MonkeyPatch) -> None:
+    """Make every DNS lookup and socket connection fail at once."""
+    mp.setattr(socket, "getaddrinfo", _refuse)
+    mp.setattr(socket, "create_connection", _refuse)
+    mp.setattr(socket.socket, "connect", _refuse)
+    mp.setattr(socket.socket, "connect_ex", _refuse)
+
+
+def _drop_from_lists(root: Path, names: set[str]) -> None:
+    for listing in ("trainval", "test", "list"):
+        path = root / "annotations" / f"{listing}.txt"
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(line for line in lines if line.split()[0] not in names))
+    for name in names:
+        (root / "images" / f"{name}.jpg").unlink()
+        (root / "annotations" / "trimaps" / f"{name}.png").unlink()
+
+
+def _build_release(work: Path) -> tuple[Path, dict[str, Path]]:
+    """Write the synthetic set, pack it like the release; return (unpacked folder, archives)."""
+    source = data.write_synthetic_dataset(work / "generated", num_images=72, seed=0)
+    # TFDS stores image bytes as they are and re-encodes only the release's own broken
+    # files, by name; a GIF under any other name cannot be decoded as one frame. The real
+    # release's GIF (Abyssinian_34) is on TFDS's list, so leave the synthetic GIF out.
+    table = data.scan_directory(source)
+    gifs = set(table.loc[table["image_format"] == "GIF", "name"])
+    _drop_from_lists(source, gifs)
+    downloads = work / "downloads"
+    downloads.mkdir()
+    archives = {
+        "images.tar.gz": downloads / "images.tar.gz",
+        "annotations.tar.gz": downloads / "annotations.tar.gz",
+    }
+    with tarfile.open(archives["images.tar.gz"], "w:gz") as tar:
+        tar.add(source / "images", arcname="images")
+    with tarfile.open(archives["annotations.tar.gz"], "w:gz") as tar:
+        tar.add(source / "annotations", arcname="annotations")
+    unpacked = work / "unpacked"  # what a user gets by unpacking both archives into a folder
+    for archive in archives.values():
+        with tarfile.open(archive) as tar:
+            tar.extractall(unpacked, filter="data")
+    return unpacked, archives
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    """The unpacked release folder, the prepared TFDS data dir and the URLs TFDS asked for."""
+    import tensorflow_datasets as tfds
+
+    work = tmp_path_factory.mktemp("tfds-release")
+    unpacked, archives = _build_release(work)
+    requested: list[str] = []
+
+    def download_and_extract(self, url_or_urls):
+        def local(url):
+            requested.append(url)
+            return archives[Path(urlsplit(url).path).name]
+
+        if isinstance(url_or_urls, dict):
+            return self.extract({key: local(url) for key, url in url_or_urls.items()})
+        return self.extract(local(url_or_urls))
+
+    data_dir = work / "tfds"
+    with pytest.MonkeyPatch.context() as mp:
+        _block_network(mp)
+        mp.setattr(tfds.download.DownloadManager, "download_and_extract", download_and_extract)
+        builder = tfds.builder(data.TFDS_NAME, data_dir=str(data_dir))
+        assert not builder.is_prepared()
+        builder.download_and_prepare()
+        assert builder.is_prepared()
+    return {"unpacked": unpacked, "data_dir": data_dir, "requested": requested}
+
+
+def _key(image: np.ndarray, mask: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for array in (image, mask):
+        digest.update(str(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _names_by_content(data_dir: Path) -> dict[str, str]:
+    """Map each TFDS example's (image, mask) content to its ``file_name`` without extension."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(data.TFDS_NAME, data_dir=str(data_dir))
+    names: dict[str, str] = {}
+    for split in ("train", "test"):
+        for ex in tfds.as_numpy(builder.as_dataset(split=split)):
+            key = _key(ex["image"], ex["segmentation_mask"])
+            assert key not in names, "two examples with identical content: cannot match by name"
+            names[key] = ex["file_name"].decode().rsplit(".", 1)[0]
+    return names
+
+
+def _listed(root: Path, listing: str) -> set[str]:
+    return {
+        line.split()[0]
+        for line in (root / "annotations" / f"{listing}.txt").read_text().split("\n")
+        if line
+    }
+
+
+def test_tfds_builder_asked_for_the_two_release_archives(release):
+    import tensorflow_datasets as tfds
+
+    builder_urls = set(tfds.builder_cls("oxford_iiit_pet").url_infos)  # its checksums.tsv
+    assert builder_urls == set(data.TFDS_DOWNLOAD_URLS)
+    assert set(release["requested"]) == builder_urls
+    assert {Path(urlsplit(u).path).name for u in builder_urls} == {
+        "images.tar.gz",
+        "annotations.tar.gz",
+    }
+
+
+def test_tfds_source_gives_the_directory_sources_pairs(release, monkeypatch):
+    unpacked, data_dir = release["unpacked"], release["data_dir"]
+    monkeypatch.setenv("TFDS_DATA_DIR", str(data_dir))
+    _block_network(monkeypatch)  # a prepared dataset loads without the network
+    names_of = _names_by_content(data_dir)
+    table = data.scan_directory(unpacked)
+    got: dict[str, set[str]] = {}
+    labels: set[int] = set()
+    for split in ("train", "validation", "test"):
+        from_tfds = {}
+        for image, mask in data.load(split, "tfds"):
+            image, mask = image.numpy(), mask.numpy()
+            from_tfds[names_of[_key(image, mask)]] = (image, mask)
+        names = table.loc[table["split"] == split, "name"].tolist()
+        from_dir = {
+            name: (image.numpy(), mask.numpy())
+            for name, (image, mask) in zip(names, data.load(split, unpacked), strict=True)
+        }
+        assert sorted(from_tfds) == sorted(from_dir), split
+        for name, (image, mask) in from_tfds.items():
+            dir_image, dir_mask = from_dir[name]
+            assert image.dtype == mask.dtype == np.uint8
+            assert image.shape[-1] == 3 and mask.shape[-1] == 1
+            np.testing.assert_array_equal(image, dir_image, err_msg=name)
+            np.testing.assert_array_equal(mask, dir_mask, err_msg=name)
+            values = set(np.unique(mask).tolist())
+            assert values <= TRIMAP_VALUES, (name, values)
+            labels |= values
+        got[split] = set(from_tfds)
+    print({split: len(names) for split, names in got.items()})
+
+    trainval, test = _listed(unpacked, "trainval"), _listed(unpacked, "test")
+    ordered = sorted(trainval)
+    held_out = {n for n, v in zip(ordered, data.is_validation(ordered), strict=True) if v}
+    assert got["validation"] == held_out and got["validation"]  # non-empty, the hash carve
+    assert got["train"] == trainval - held_out
+    assert not got["train"] & got["validation"]
+    assert got["test"] == test and not test & trainval
+    assert labels == TRIMAP_VALUES
+
+
+def test_tfds_source_offline_fails_fast_and_says_what_to_do(tmp_path, monkeypatch):
+    empty = tmp_path / "tfds"
+    monkeypatch.setenv("TFDS_DATA_DIR", str(empty))
+    _block_network(monkeypatch)
+    start = time.perf_counter()
+    with pytest.raises(DataError) as info:
+        data.load("train", "tfds")
+    seconds = time.perf_counter() - start
+    print(f"offline DataError after {seconds:.2f} s")
+    assert seconds < 30
+    message = str(info.value)
+    for needed in (
+        "oxford_iiit_pet",
+        str(empty),  # where it looked
+        "thor.robots.ox.ac.uk",  # which host did not answer
+        "images.tar.gz",
+        "annotations.tar.gz",
+        "SEGLIB_DATA=/path/to/that/folder",
+        "SEGLIB_DATA=synthetic",
+    ):
+        assert needed in message, needed
+
+
+def test_tfds_probe_gives_up_on_a_host_that_never_answers(tmp_path, monkeypatch):
+    release_dns = threading.Event()
+
+    def hanging_lookup(*args, **kwargs):  # a resolver that never replies
+        release_dns.wait(60)
+        raise OSError("lookup abandoned")
+
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_lookup)
+    monkeypatch.setattr(data, "TFDS_PROBE_TIMEOUT", 1.0)
+    start = time.perf_counter()
+    try:
+        with pytest.raises(DataError, match="no answer within 1 s"):
+            data.load("test", "tfds")
+    finally:
+        release_dns.set()
+    assert time.perf_counter() - start < 10
+
+
+def test_indexed_split_reads_tfds_slices_in_load_order(release, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(release["data_dir"]))
+    _block_network(monkeypatch)
+    for split in ("test", "validation"):
+        pairs = list(data.load(split, "tfds", limit=5))
+        indexed = data.IndexedSplit(split, "tfds", limit=5)
+        assert len(indexed) == len(pairs) > 0
+        for i in (0, len(pairs) - 1):
+            image, mask = indexed[i]
+            assert _key(image.numpy(), mask.numpy()) == _key(*(t.numpy() for t in pairs[i]))
