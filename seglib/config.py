@@ -27,6 +27,7 @@ import logging
 import os
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 _FALSE_WORDS = {"", "0", "false", "no", "off"}
@@ -111,17 +112,30 @@ def quiet_tensorflow_startup(level: str = "3") -> None:
     _drop_trainer_retracing_warnings()
     if "tensorflow" in sys.modules:
         return
+    with quiet_stderr():
+        import tensorflow  # noqa: F401
+
+
+@contextmanager
+def quiet_stderr():
+    """Point file descriptor 2 at a temporary file for the duration of the block.
+
+    For C++ libraries that print straight to descriptor 2 with no log level to set
+    (TensorFlow's start-up banner, the LiteRT converter's ``fully_quantize: ...`` line, the
+    interpreter's ``Created TensorFlow Lite XNNPACK delegate``). Python's own warnings go
+    through ``sys.stderr`` and are kept. When the block raises, what was written is printed
+    first, so a real error message is never lost.
+    """
     try:
         sys.stderr.flush()
         saved = os.dup(2)
     except (OSError, ValueError):  # no usable descriptor 2 (some embedded interpreters)
-        import tensorflow  # noqa: F401
-
+        yield
         return
     with tempfile.TemporaryFile(mode="w+b") as sink:
         os.dup2(sink.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            yield
         except BaseException:
             os.dup2(saved, 2)
             sink.seek(0)

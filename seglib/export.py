@@ -55,6 +55,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from seglib import data
+from seglib.config import quiet_stderr
 from seglib.errors import ExportError
 from seglib.inference import check_model, model_input_size
 
@@ -158,8 +159,15 @@ def litert_bytes(
     check_model(model)
     _check_quantization(quantization)
     height, width = model_input_size(model)
-    # A frozen graph has no variables to track: the converter's trackable_obj stays unset.
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([_frozen(model, height, width)])
+    # A frozen graph has no variables to track: the converter's trackable_obj stays unset,
+    # and absl's notice about it is not for the reader.
+    verbosity = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        graph = _frozen(model, height, width)
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([graph])
+    finally:
+        absl_logging.set_verbosity(verbosity)
     return _convert(
         converter, quantization, calibration, source, num_calibration_images, (height, width)
     )
@@ -213,7 +221,8 @@ def _convert(converter, quantization, calibration, source, num_calibration_image
         with warnings.catch_warnings():
             # "Statistics for quantized inputs were expected": LiteRT calibrates the input too.
             warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
-            return converter.convert()
+            with quiet_stderr():  # the converter's C++ "fully_quantize: ..." line
+                return converter.convert()
     finally:
         absl_logging.set_verbosity(verbosity)
 
@@ -308,12 +317,13 @@ class LiteRTModel:
         if not self.path.is_file():
             raise ExportError(f"{self.path}: LiteRT model file not found")
         try:
-            self.interpreter = Interpreter(
-                model_path=str(self.path),
-                num_threads=num_threads,
-                experimental_op_resolver_type=resolver,
-            )
-            self.interpreter.allocate_tensors()
+            with quiet_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+                self.interpreter = Interpreter(
+                    model_path=str(self.path),
+                    num_threads=num_threads,
+                    experimental_op_resolver_type=resolver,
+                )
+                self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise ExportError(f"{self.path}: not a loadable LiteRT model ({e})") from e
         self._input = self.interpreter.get_input_details()[0]
