@@ -60,7 +60,7 @@ def absolute_path_variables(environ=None) -> dict:
     """Make the path-valued variables that name an existing relative path absolute.
 
     Each notebook's kernel works in the notebook's own folder, so
-    ``SEGLIB_DATA=../shared/data/...`` given from the repository root would point nowhere
+    ``SEGLIB_DATA=../pets`` given from the repository root would point nowhere
     there. Values that are not existing paths (``tfds``, ``synthetic``) are left alone.
 
     Args:
