@@ -34,6 +34,7 @@ neighbour, scales images to [0, 1] and shifts labels to 0 pet, 1 background, 2 b
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import tempfile
@@ -591,19 +592,22 @@ def describe(source: str | os.PathLike | None = None) -> pd.DataFrame:
 # ---------------------------------------------------------------------------
 
 
-def preprocess_image(image, image_size: int | tuple[int, int] = 128):
+def preprocess_image(image, image_size: int | tuple[int, int] = 128, antialias: bool = True):
     """Resize a photo and scale it to what the models take (training and inference alike).
 
     Args:
         image: ``uint8 [H, W, 3]`` RGB (0..255).
         image_size: output side in pixels, or ``(height, width)``.
+        antialias: filter before shrinking (the default, as in training). False imitates a
+            photo shrunk carelessly elsewhere (plain bilinear sampling, which aliases); used
+            to measure robustness.
 
     Returns:
-        float32 ``[S, S, 3]`` in [0, 1], resized bilinearly with antialiasing (so shrinking
-        a large photo does not alias).
+        float32 ``[S, S, 3]`` in [0, 1], resized bilinearly, by default with antialiasing
+        (so shrinking a large photo does not alias).
     """
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    image = tf.image.resize(image, size, method="bilinear", antialias=True)
+    image = tf.image.resize(image, size, method="bilinear", antialias=antialias)
     return tf.clip_by_value(image / 255.0, 0.0, 1.0)
 
 
@@ -627,7 +631,37 @@ def preprocess(image, mask, image_size: int | tuple[int, int] = 128):
     return preprocess_image(image, size), mask
 
 
-def augment(image, mask, seed: int | None = None):
+def augment_seed(seed=None) -> tf.Tensor:
+    """Turn ``seed`` into the shape-``[2]`` int64 seed that TensorFlow's stateless ops take.
+
+    Stateless random ops (``tf.random.stateless_uniform``, ``tf.image.stateless_random_*``)
+    give the same draw for the same seed, in any thread and in any run. That is what makes
+    a seeded training run repeat exactly: the pipeline hands every photo its own seed
+    (:func:`build_pipeline`), instead of sharing one random state between the threads of a
+    parallel ``map``, whose order of use differs from run to run. (TensorFlow guide "Random
+    number generation", section "Stateless RNGs".)
+
+    Args:
+        seed: None (a fresh random seed: for trying augmentation out by hand, different on
+            every call), an int, or an int tensor/array of shape ``[2]``.
+
+    Returns:
+        int64 tensor ``[2]``.
+
+    Raises:
+        ValueError: ``seed`` is neither a scalar nor of shape ``[2]``.
+    """
+    if seed is None:
+        return tf.random.uniform([2], maxval=tf.int64.max, dtype=tf.int64)
+    seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
+    if seed.shape.rank == 0:
+        return tf.stack([seed, tf.constant(0, tf.int64)])
+    if seed.shape.as_list() != [2]:
+        raise ValueError(f"a seed is an int or a pair of ints, got shape {seed.shape}")
+    return seed
+
+
+def augment(image, mask, seed=None):
     """Flip image and mask left-right together, with probability 0.5.
 
     One random draw decides for both, so the mask stays aligned with the photo
@@ -636,12 +670,13 @@ def augment(image, mask, seed: int | None = None):
 
     Args:
         image: float32 ``[H, W, 3]``; mask: uint8 ``[H, W, 1]``.
-        seed: op-level seed (with the global seed from :func:`seglib.set_seed`).
+        seed: None (a fresh draw on every call), an int or a shape-``[2]`` seed
+            (:func:`augment_seed`): the same seed gives the same flip.
 
     Returns:
         ``(image, mask)`` with the same shapes and dtypes.
     """
-    flip = tf.random.uniform((), seed=seed) < 0.5
+    flip = tf.random.stateless_uniform((), augment_seed(seed)) < 0.5
     image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
     mask = tf.cond(flip, lambda: tf.image.flip_left_right(mask), lambda: mask)
     return image, mask
@@ -671,6 +706,20 @@ class Pipelines:
         return -(-self.sizes["train"] // self.batch_size)
 
 
+def _with_seed(fn):
+    """``fn`` as a function of ``(image, mask, seed)``, whether or not it takes a seed."""
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # some builtins have no signature: assume it takes one
+        return fn
+    takes_seed = "seed" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
+    if takes_seed:
+        return lambda image, mask, seed: fn(image, mask, seed=seed)
+    return lambda image, mask, seed: fn(image, mask)
+
+
 def build_pipeline(
     pairs: tf.data.Dataset,
     image_size: int = 128,
@@ -684,11 +733,22 @@ def build_pipeline(
     Decoding and resizing run once: the resized pairs are cached in memory, and the
     random augmentation runs after ``cache()`` so that every epoch sees new draws.
 
+    Every training photo gets its own augmentation seed, drawn by
+    ``tf.data.Dataset.random(shuffle_seed, rerandomize_each_iteration=True)``: new seeds
+    every epoch, yet the same sequence of epochs in every run with the same
+    ``shuffle_seed``. With stateless random ops inside ``augment_fn``, a seeded run
+    therefore sees exactly the same batches each time, even though the ``map`` runs in
+    parallel threads.
+
     Args:
         pairs: raw ``(uint8 image, uint8 trimap)`` pairs from :func:`load`.
         training: shuffle every epoch and augment.
-        augment_fn: maps ``(float32 [S, S, 3], uint8 [S, S, 1])`` to the same; default
-            :func:`augment` (paired flips); e.g. :func:`augment_strong`.
+        shuffle_seed: seed of the shuffle order and of the per-photo augmentation seeds.
+        augment_fn: ``fn(image, mask, seed)`` mapping ``(float32 [S, S, 3], uint8
+            [S, S, 1])`` to the same, with ``seed`` an int64 tensor ``[2]`` for stateless
+            ops; default :func:`augment` (paired flips); e.g. :func:`augment_strong`. A
+            function of ``(image, mask)`` alone also works, but its random ops then
+            do not repeat from run to run.
 
     Returns:
         Batches of ``(float32 [B, S, S, 3] in [0, 1], uint8 [B, S, S, 1])``.
@@ -697,8 +757,15 @@ def build_pipeline(
         lambda i, m: preprocess(i, m, image_size), num_parallel_calls=tf.data.AUTOTUNE
     ).cache()
     if training:
+        fn = _with_seed(augment_fn or augment)
         ds = ds.shuffle(1000, seed=shuffle_seed, reshuffle_each_iteration=True)
-        ds = ds.map(augment_fn or augment, num_parallel_calls=tf.data.AUTOTUNE)
+        seeds = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip((ds, seeds.batch(2, drop_remainder=True)))
+        ds = ds.map(
+            lambda pair, seed: fn(pair[0], pair[1], seed),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
@@ -917,7 +984,9 @@ def augment_strong(
 
     Args:
         image: float32 ``[S, S, 3]`` in [0, 1]. mask: uint8 ``[S, S, 1]`` labels 0..2.
-        seed: op-level seed (with the global seed from :func:`seglib.set_seed`).
+        seed: None (fresh draws), an int or a shape-``[2]`` seed (:func:`augment_seed`).
+            It is split into one seed per random decision (flip, zoom, crop offset,
+            brightness, contrast, saturation), so the draws are independent.
         min_crop: smallest crop side as a share of the image side, in (0, 1]; the crop
             is resized back to ``S``, a zoom of up to ``1 / min_crop``.
         brightness: largest brightness shift (added, in [0, 1] units).
@@ -929,18 +998,24 @@ def augment_strong(
     """
     if not 0 < min_crop <= 1:
         raise ValueError(f"min_crop must be in (0, 1], got {min_crop}")
-    image, mask = augment(image, mask, seed=seed)
+    # One independent seed per random decision: reusing one seed for all of them would tie
+    # the draws together (with the same seed, every flipped photo would also be zoomed more).
+    flip_seed, zoom_seed, offset_seed, b_seed, c_seed, s_seed = tf.unstack(
+        tf.random.split(augment_seed(seed), 6)
+    )
+    image, mask = augment(image, mask, seed=flip_seed)
     size = tf.shape(image)[:2]
     side = tf.cast(tf.reduce_min(size), tf.float32)
-    crop = tf.cast(side * tf.random.uniform((), min_crop, 1.0, seed=seed), tf.int32)
+    crop_share = tf.random.stateless_uniform((), zoom_seed, min_crop, 1.0)
+    crop = tf.cast(side * crop_share, tf.int32)
     stacked = tf.concat([image, tf.cast(mask, tf.float32)], axis=-1)
-    stacked = tf.image.random_crop(stacked, tf.stack([crop, crop, 4]), seed=seed)
+    stacked = tf.image.stateless_random_crop(stacked, tf.stack([crop, crop, 4]), offset_seed)
     image = tf.image.resize(stacked[..., :3], size, method="bilinear")
     mask = tf.cast(tf.image.resize(stacked[..., 3:], size, method="nearest"), tf.uint8)
     if brightness:
-        image = tf.image.random_brightness(image, brightness, seed=seed)
+        image = tf.image.stateless_random_brightness(image, brightness, b_seed)
     if contrast:
-        image = tf.image.random_contrast(image, 1 - contrast, 1 + contrast, seed=seed)
+        image = tf.image.stateless_random_contrast(image, 1 - contrast, 1 + contrast, c_seed)
     if saturation:
-        image = tf.image.random_saturation(image, 1 - saturation, 1 + saturation, seed=seed)
+        image = tf.image.stateless_random_saturation(image, 1 - saturation, 1 + saturation, s_seed)
     return tf.clip_by_value(image, 0.0, 1.0), mask

@@ -11,6 +11,14 @@ true class ``t`` predicted as ``p``:
 * precision = ``C[k,k] / col_k``, recall = ``C[k,k] / row_k``.
 
 During training, :func:`keras_metrics` gives Keras' own metrics configured for logits.
+
+Two ways to average over a test set, both reported by :func:`evaluate_photos`:
+
+* **dataset-level** IoU sums one confusion matrix over all pixels of all photos, so a
+  large pet counts more than a small one;
+* **per-image** IoU scores each photo on its own and averages the photos, so every photo
+  counts once; a few failed photos pull it down more. Its spread over photos is what
+  :func:`paired_bootstrap` uses to tell a real difference between two models from noise.
 """
 
 from __future__ import annotations
@@ -183,6 +191,173 @@ def evaluate(model, dataset, num_classes: int = NUM_CLASSES, class_names=CLASS_N
     return Scores(confusion, tuple(class_names[:num_classes]))
 
 
+PER_IMAGE_COLUMNS = ("pixel_accuracy", "mean_iou")
+
+
+@dataclass
+class Evaluation:
+    """Scores of one model on a split, at the photos' original resolution.
+
+    Attributes:
+        scores: dataset-level :class:`Scores` (one confusion matrix over all pixels).
+        per_image: one row per photo, in the split's order: ``pixel_accuracy``,
+            ``mean_iou`` and ``iou_<class>`` (float in [0, 1]; NaN for a class absent from
+            both the trimap and the prediction of that photo).
+    """
+
+    scores: Scores
+    per_image: pd.DataFrame
+
+    def summary(self) -> dict:
+        """Dataset-level headline numbers plus ``per_image_mean_iou`` (the photos' mean)."""
+        out = self.scores.summary()
+        out["per_image_mean_iou"] = float(self.per_image["mean_iou"].mean())
+        return out
+
+
+def predict_full_resolution(model, image, image_size, antialias: bool = True) -> np.ndarray:
+    """Logits of one photo at its own resolution: float32 ``[H, W, C]``.
+
+    The photo is resized to the model's input (:func:`seglib.data.preprocess_image`), the
+    logits come back at that size, and are resized **bilinearly** to ``H x W`` before the
+    argmax, as :func:`seglib.inference.segment` does for a user's photo. Resizing logits
+    rather than the predicted mask gives smooth, sub-pixel boundaries (FCN, Long et al. 2015,
+    upsample class scores by interpolation).
+
+    Args:
+        model: Keras model (or LiteRT wrapper) mapping ``[1, S, S, 3]`` to ``[1, S, S, C]``.
+        image: uint8 ``[H, W, 3]``. image_size: ``S`` or ``(height, width)``.
+        antialias: see :func:`seglib.data.preprocess_image`.
+    """
+    from seglib.data import preprocess_image
+
+    import tensorflow as tf
+
+    x = preprocess_image(image, image_size, antialias=antialias)[None]
+    logits = tf.convert_to_tensor(predict_logits(model, x))
+    height, width = int(image.shape[0]), int(image.shape[1])
+    return tf.image.resize(logits, (height, width), method="bilinear")[0].numpy()
+
+
+def evaluate_photos(
+    model,
+    pairs,
+    image_size: int | tuple[int, int],
+    num_classes: int = NUM_CLASSES,
+    class_names=CLASS_NAMES,
+    antialias: bool = True,
+) -> Evaluation:
+    """Score a model on raw photos at their original resolution, overall and per photo.
+
+    This is the course's one scoring protocol: every model, whatever its input size, is
+    judged against the same full-resolution trimaps (a 128 px and a 160 px model are
+    compared on identical ground truth; shrinking the trimap instead would thin out the
+    border class differently for each).
+
+    Args:
+        model: see :func:`predict_full_resolution`.
+        pairs: unbatched raw pairs ``(uint8 [H, W, 3], uint8 [H, W, 1] trimap 1..3)`` from
+            :func:`seglib.data.load` (or any iterable of such arrays).
+        image_size: the model's input side ``S`` or ``(height, width)``.
+        antialias: False scores photos shrunk without antialiasing (robustness check).
+
+    Returns:
+        :class:`Evaluation`.
+
+    Raises:
+        ValueError: a trimap holds a value outside 1..num_classes.
+    """
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    names = tuple(class_names[:num_classes])
+    rows = []
+    for image, trimap in pairs:
+        image, trimap = np.asarray(image), np.asarray(trimap)
+        logits = predict_full_resolution(model, image, image_size, antialias)
+        truth = trimap[..., 0].astype(np.int64) - 1
+        if truth.min() < 0 or truth.max() >= num_classes:
+            raise ValueError(f"trimap values must be 1..{num_classes}, got {np.unique(trimap)}")
+        photo = Scores(confusion_matrix(truth, np.argmax(logits, -1), num_classes), names)
+        confusion += photo.confusion
+        rows.append(photo.summary())
+    columns = list(PER_IMAGE_COLUMNS) + [f"iou_{n}" for n in names]
+    return Evaluation(Scores(confusion, names), pd.DataFrame(rows, columns=columns))
+
+
+@dataclass
+class Difference:
+    """A paired difference with its bootstrap confidence interval.
+
+    Attributes:
+        mean: mean over photos of ``a - b``. low, high: ends of the interval.
+        confidence: e.g. 0.95. n: photos compared.
+    """
+
+    mean: float
+    low: float
+    high: float
+    confidence: float
+    n: int
+
+    @property
+    def excludes_zero(self) -> bool:
+        """True when the whole interval lies on one side of zero: a difference, not noise."""
+        return self.low > 0 or self.high < 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.mean:+.3f} ({self.confidence:.0%} CI {self.low:+.3f} to {self.high:+.3f}, "
+            f"{self.n} photos)"
+        )
+
+
+def paired_bootstrap(
+    a, b, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
+) -> Difference:
+    """Paired bootstrap confidence interval of ``mean(a - b)`` over the same photos.
+
+    Resamples photos with replacement, keeping each photo's two scores together (paired:
+    both models saw the same photo, so the photo's difficulty cancels out). If the interval
+    excludes zero, another test set like this one would very likely rank the two the same
+    way; otherwise the difference is within noise. (Efron & Tibshirani, *An Introduction to
+    the Bootstrap*, 1993; computed with ``scipy.stats.bootstrap`` on the per-photo
+    differences, percentile method.)
+
+    Args:
+        a, b: per-photo scores of two models, float arrays ``[N]`` in the same photo order
+            (e.g. ``Evaluation.per_image["iou_pet"]``). Photos where either is NaN are
+            left out.
+        confidence: coverage of the interval, in (0, 1).
+        n_resamples: bootstrap resamples. seed: resampling seed (the interval repeats).
+
+    Returns:
+        :class:`Difference` with ``a - b``: positive means ``a`` scores higher.
+
+    Raises:
+        ValueError: ``a`` and ``b`` differ in length, or fewer than 2 photos remain.
+    """
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"a and b must be 1-D and paired, got shapes {a.shape} and {b.shape}")
+    keep = ~(np.isnan(a) | np.isnan(b))
+    diff = a[keep] - b[keep]
+    if diff.size < 2:
+        raise ValueError(f"need at least 2 photos scored by both, got {diff.size}")
+    if np.all(diff == diff[0]):  # no spread: every resample gives the same mean
+        return Difference(float(diff[0]), float(diff[0]), float(diff[0]), confidence, diff.size)
+    result = stats.bootstrap(
+        (diff,),
+        np.mean,
+        confidence_level=confidence,
+        n_resamples=n_resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    low, high = result.confidence_interval
+    return Difference(float(diff.mean()), float(low), float(high), confidence, diff.size)
+
+
 def _plain(value):
     """NumPy scalars -> Python numbers, so the row can be written as JSON."""
     return value.item() if isinstance(value, np.generic) else value
@@ -192,8 +367,9 @@ def report(results: dict) -> pd.DataFrame:
     """Tabulate headline test scores of one or more models, and record them for ``make run``.
 
     Args:
-        results: ``{label: Scores}``, e.g. ``{"frozen encoder": s1, "fine-tuned": s2}``;
-            a value may also be a flat dict of numbers (e.g. ``{"size_mib": 6.4,
+        results: ``{label: Scores or Evaluation}``, e.g. ``{"frozen encoder": e1,
+            "fine-tuned": e2}`` (an :class:`Evaluation` adds ``per_image_mean_iou``); a
+            value may also be a flat dict of numbers (e.g. ``{"size_mib": 6.4,
             "ms_1_thread": 31.2}``), for figures that are not scores (notebook 08's
             export targets).
 

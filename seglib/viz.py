@@ -210,9 +210,10 @@ def plot_confusion(confusion, class_names=CLASS_NAMES, normalize: bool = True, a
 class DisplayCallback(keras.callbacks.Callback):
     """Show the prediction on a fixed photo after every ``every`` epochs while training.
 
-    In a notebook the figure replaces the previous one (``clear_output``), so you watch
+    In a notebook the figure is redrawn in place (an updatable ``display``), so you watch
     the mask sharpen as the model learns; under it, one line per epoch lists the loss and
-    the validation scores (use ``fit(..., verbose=0)``). Outside IPython it only prints
+    the validation scores (use ``fit(..., verbose=0)``). What the cell printed before
+    training stays visible. Outside IPython it only prints
     the lines. Idea from the TensorFlow segmentation tutorial.
 
     Args:
@@ -228,6 +229,12 @@ class DisplayCallback(keras.callbacks.Callback):
         self.every = every
         self.keys = keys
         self.lines = []
+        self._figure_handle = None
+        self._text_handle = None
+
+    def on_train_begin(self, logs=None):
+        self._figure_handle = None
+        self._text_handle = None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -235,18 +242,191 @@ class DisplayCallback(keras.callbacks.Callback):
         self.lines.append(f"epoch {epoch + 1}: {cells}")
         try:
             from IPython import get_ipython
-            from IPython.display import clear_output, display
+            from IPython.display import Pretty, display
         except ImportError:
             get_ipython = None
         if get_ipython is None or get_ipython() is None:
             print(self.lines[-1])
             return
-        if (epoch + 1) % self.every:
-            print(self.lines[-1])
-            return
-        prediction = np.argmax(self.model(self.image, training=False), axis=-1)
-        clear_output(wait=True)
-        fig = show_masks(self.image, self.mask, prediction, titles=[f"epoch {epoch + 1}"])
-        display(fig)
-        plt.close(fig)
-        print("\n".join(self.lines))
+        # Update two display areas in place (display_id) rather than clear_output(), which
+        # would also erase everything the cell printed before training started.
+        if (epoch + 1) % self.every == 0:
+            prediction = np.argmax(self.model(self.image, training=False), axis=-1)
+            fig = show_masks(self.image, self.mask, prediction, titles=[f"epoch {epoch + 1}"])
+            if self._figure_handle is None:
+                self._figure_handle = display(fig, display_id=True)
+            else:
+                self._figure_handle.update(fig)
+            plt.close(fig)
+        text = Pretty("\n".join(self.lines))
+        if self._text_handle is None:
+            self._text_handle = display(text, display_id=True)
+        else:
+            self._text_handle.update(text)
+
+
+# ---------------------------------------------------------------------------
+# Architecture, comparisons and error analysis (issue 10)
+# ---------------------------------------------------------------------------
+
+#: Readable names for the metric keys of :meth:`seglib.metrics.Scores.summary`.
+METRIC_LABELS = {
+    "pixel_accuracy": "pixel accuracy",
+    "mean_iou": "mIoU",
+    "per_image_mean_iou": "per-image mIoU",
+    **{f"iou_{name}": f"IoU {name}" for name in CLASS_NAMES},
+}
+
+
+def graphviz_available() -> bool:
+    """True when ``keras.utils.plot_model`` can draw: pydot imports and graphviz's ``dot`` runs."""
+    import shutil
+
+    try:
+        import pydot  # noqa: F401
+    except ImportError:
+        return False
+    return shutil.which("dot") is not None
+
+
+def plot_architecture(model, to_file="model.png", dpi: int = 60, **kwargs):
+    """Draw a model as a diagram of its layers with their output shapes.
+
+    Uses ``keras.utils.plot_model(show_shapes=True)`` as the TensorFlow segmentation
+    tutorial does. It needs the Python package ``pydot`` (pinned) and the graphviz
+    program ``dot`` from the operating system (``apt-get install graphviz``, ``brew
+    install graphviz``, ``conda install -c conda-forge graphviz``; Colab has it). Without
+    graphviz the text view ``model.summary()`` is printed instead, with that hint.
+
+    Args:
+        model: a built Keras model. to_file: where the PNG goes (overwritten).
+        dpi: resolution of the PNG. kwargs: more ``plot_model`` options.
+
+    Returns:
+        An ``IPython.display.Image`` (shown when it is the cell's last value), or None
+        when the summary was printed instead.
+    """
+    if not graphviz_available():
+        print(
+            "graphviz is not installed, so here is the text view (model.summary()). "
+            "For the diagram: apt-get install graphviz (or brew/conda install graphviz)."
+        )
+        model.summary(line_length=100)
+        return None
+    options = {"show_shapes": True, "show_layer_names": True, "dpi": dpi}
+    options.update(kwargs)
+    return keras.utils.plot_model(model, to_file=str(to_file), **options)
+
+
+def plot_scores(table, metrics=("iou_pet", "iou_background", "iou_border", "mean_iou"), ax=None):
+    """Grouped bars: one group per model, one bar per metric, class colours for the IoUs.
+
+    Args:
+        table: DataFrame with one row per model and metric columns (e.g. from
+            :func:`seglib.metrics.report`). metrics: columns to draw, in order.
+        ax: axes to draw into, or None for a new figure.
+
+    Returns:
+        The axes. Bars carry their values (3 decimals); the legend names metrics in words.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(5, 1.6 * len(table) + 2), 3.6))
+    width = 0.8 / len(metrics)
+    x = np.arange(len(table))
+    for j, key in enumerate(metrics):
+        name = key[4:] if key.startswith("iou_") else None
+        color = CLASS_COLORS[CLASS_NAMES.index(name)] if name in CLASS_NAMES else "0.35"
+        values = table[key].astype(float).to_numpy()
+        bars = ax.bar(
+            x + (j - (len(metrics) - 1) / 2) * width,
+            values,
+            width,
+            color=color,
+            label=METRIC_LABELS.get(key, key),
+        )
+        ax.bar_label(bars, fmt="%.3f", fontsize=7, rotation=90, padding=2)
+    ax.set_xticks(x, [str(i) for i in table.index])
+    ax.set_ylim(0, 1.15)
+    ax.set_ylabel("score on the test photos")
+    ax.legend(fontsize=8, ncols=len(metrics), loc="upper center")
+    return ax
+
+
+def plot_differences(differences: dict, xlabel="difference in per-image IoU", ax=None):
+    """Forest plot: each paired difference with its confidence interval and a zero line.
+
+    Args:
+        differences: ``{label: seglib.metrics.Difference}``.
+        xlabel: what the differences measure.
+
+    Returns:
+        The axes. An interval that crosses the dashed zero line is drawn grey ("within
+        noise"); one that excludes zero is drawn black.
+    """
+    labels = list(differences)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.5 * len(labels) + 1.2))
+    for i, label in enumerate(labels):
+        d = differences[label]
+        color = "black" if d.excludes_zero else "0.6"
+        ax.errorbar(
+            d.mean, i, xerr=[[d.mean - d.low], [d.high - d.mean]], fmt="o", color=color, capsize=4
+        )
+    ax.axvline(0, color="0.3", linestyle="--", linewidth=1)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    confidence = next(iter(differences.values())).confidence if differences else 0.95
+    ax.set_xlabel(f"{xlabel} ({confidence:.0%} paired bootstrap interval)")
+    return ax
+
+
+def show_worst(model, photos, per_image, image_size, k: int = 8, by: str = "mean_iou"):
+    """Error analysis: the ``k`` test photos with the lowest per-image score.
+
+    Each row: the photo with its true trimap, the prediction, the probability of *pet*,
+    and the model's confidence (the largest class probability; dark = unsure). The
+    uncertain band usually follows the border class, which is itself the annotators'
+    "not sure" zone.
+
+    Args:
+        model: maps ``[1, S, S, 3]`` to logits. photos: random-access raw pairs in the
+            order of ``per_image`` (e.g. :class:`seglib.data.IndexedSplit`), uint8.
+        per_image: :attr:`seglib.metrics.Evaluation.per_image`. image_size: ``S``.
+        k: rows. by: column to rank by (lowest first).
+
+    Returns:
+        The matplotlib figure.
+    """
+    from seglib.metrics import predict_full_resolution
+
+    import tensorflow as tf
+
+    worst = per_image[by].sort_values().index[:k]
+    fig, axes = plt.subplots(len(worst), 4, figsize=(12, 2.8 * len(worst)), squeeze=False)
+    headers = [
+        "photo + true trimap",
+        "prediction",
+        "P(pet): black 0, white 1",
+        "confidence: black 1/3, white 1",
+    ]
+    for row, index in enumerate(worst):
+        image, trimap = photos[int(index)]
+        image = np.asarray(image)
+        logits = predict_full_resolution(model, image, image_size)
+        prob = tf.nn.softmax(logits, axis=-1).numpy()
+        truth = np.asarray(trimap)[..., 0].astype(np.int64) - 1
+        panels = [overlay(image, truth), overlay(image, prob.argmax(-1))]
+        for j, panel in enumerate(panels):
+            axes[row, j].imshow(panel)
+        axes[row, 2].imshow(prob[..., 0], cmap="gray", vmin=0, vmax=1)
+        axes[row, 3].imshow(prob.max(-1), cmap="gray", vmin=1 / prob.shape[-1], vmax=1)
+        for j in range(4):
+            axes[row, j].set_xticks([])
+            axes[row, j].set_yticks([])
+            if row == 0:
+                axes[row, j].set_title(headers[j])
+        axes[row, 0].set_ylabel(
+            f"#{int(index)}  {METRIC_LABELS.get(by, by)} {per_image.loc[index, by]:.2f}"
+        )
+    add_legend(fig)
+    return fig

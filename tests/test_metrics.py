@@ -97,3 +97,93 @@ def test_report_records_plain_figures_too(tmp_path, monkeypatch):
     assert table.loc["int8", "size_mib"] == pytest.approx(6.5)
     recorded = json.loads(path.read_text())  # NumPy scalars became JSON numbers
     assert recorded["int8"] == {"size_mib": pytest.approx(6.5), "met": True}
+
+
+# Scoring at original resolution, per photo, and paired bootstrap intervals (issue 10).
+
+PET, BACKGROUND, BORDER = 1, 2, 3  # trimap values
+
+
+def _colour_model():
+    """Logits = 10 x colour: a red pixel is called pet, green background, blue border."""
+    model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 1)])
+    model.layers[0].set_weights([10 * np.eye(3, dtype=np.float32)[None, None], np.zeros(3)])
+    return model
+
+
+def _painted(trimap, predicted):
+    """A photo coloured by the labels we want predicted; its trimap is the truth."""
+    image = (255 * np.eye(3)[predicted - 1]).astype(np.uint8)
+    return image, trimap[..., None].astype(np.uint8)
+
+
+def test_evaluate_photos_per_image_and_dataset_level_on_a_worked_example():
+    # Photo A (4x4): pet in the left two columns; the model calls three columns pet.
+    truth_a = np.full((4, 4), BACKGROUND)
+    truth_a[:, :2] = PET
+    called_a = np.full((4, 4), BACKGROUND)
+    called_a[:, :3] = PET
+    # Photo B: a small pet (one column), predicted perfectly.
+    truth_b = np.full((4, 4), BACKGROUND)
+    truth_b[:, 0] = PET
+    pairs = [_painted(truth_a, called_a), _painted(truth_b, truth_b)]
+    result = metrics.evaluate_photos(_colour_model(), pairs, image_size=4)
+    per = result.per_image
+    assert len(per) == 2
+    # A: pet IoU 8 / 12, background 4 / 8; border absent from both -> NaN, left out of mIoU.
+    np.testing.assert_allclose(per.loc[0, ["iou_pet", "iou_background"]], [8 / 12, 4 / 8])
+    assert np.isnan(per.loc[0, "iou_border"])
+    np.testing.assert_allclose(per.loc[0, "mean_iou"], (8 / 12 + 4 / 8) / 2)
+    np.testing.assert_allclose(per.loc[1, ["iou_pet", "iou_background"]], [1.0, 1.0])
+    # Dataset level: one confusion matrix over all 32 pixels. Pet: 12 / 16, background 16 / 20.
+    assert result.scores.confusion.sum() == 32
+    np.testing.assert_allclose(result.scores.iou[:2], [12 / 16, 16 / 20])
+    # The two averages differ: per image, the small perfect pet counts as much as A.
+    np.testing.assert_allclose(per["iou_pet"].mean(), (8 / 12 + 1) / 2)
+    assert result.summary()["per_image_mean_iou"] == pytest.approx(per["mean_iou"].mean())
+
+
+def test_evaluate_photos_scores_at_the_photos_own_resolution():
+    pairs = []
+    for height, width in ((37, 53), (64, 40)):
+        truth = np.full((height, width), BACKGROUND)
+        truth[height // 4 : 3 * height // 4, width // 4 : 3 * width // 4] = PET
+        pairs.append(_painted(truth, truth))
+    result = metrics.evaluate_photos(_colour_model(), pairs, image_size=16)
+    assert result.scores.confusion.sum() == 37 * 53 + 64 * 40  # every original pixel
+    # Logits resized bilinearly from 16 px back to full size: only edge pixels can miss.
+    assert result.scores.pixel_accuracy > 0.9
+    assert result.scores.iou[0] > 0.8
+
+
+def test_evaluate_photos_rejects_a_trimap_out_of_range():
+    image, trimap = _painted(np.full((4, 4), PET), np.full((4, 4), PET))
+    with pytest.raises(ValueError, match="trimap values"):
+        metrics.evaluate_photos(_colour_model(), [(image, trimap * 0)], image_size=4)
+
+
+def test_paired_bootstrap_finds_a_real_difference_and_not_noise():
+    rng = np.random.default_rng(0)
+    b = rng.uniform(0.5, 0.9, 200)
+    a = b + 0.03 + rng.normal(0, 0.02, 200)  # a is better by 0.03 on every photo, plus noise
+    real = metrics.paired_bootstrap(a, b)
+    assert real.excludes_zero and real.low < 0.03 < real.high and real.n == 200
+    noise = metrics.paired_bootstrap(b + rng.normal(0, 0.05, 200), b)
+    assert not noise.excludes_zero and noise.low < 0 < noise.high
+    again = metrics.paired_bootstrap(a, b)  # seeded: the interval repeats
+    assert (again.low, again.high) == (real.low, real.high)
+    assert "95% CI" in str(real)
+
+
+def test_paired_bootstrap_pairs_photos_and_checks_input():
+    # Unpaired, these overlap completely; paired, b beats a on every photo by 0.01.
+    a = np.linspace(0.2, 0.9, 50)
+    b = a + 0.01
+    pair = metrics.paired_bootstrap(a, b)
+    assert pair.excludes_zero and pair.mean == pytest.approx(-0.01)
+    with_nan = metrics.paired_bootstrap(np.append(a, np.nan), np.append(b, 0.5))
+    assert with_nan.n == 50
+    with pytest.raises(ValueError, match="paired"):
+        metrics.paired_bootstrap(a, b[:-1])
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.paired_bootstrap([np.nan, 0.1], [0.2, np.nan])
