@@ -272,13 +272,27 @@ def _decode_pair(image_path, mask_path):
     return image, mask
 
 
+def _check_breeds(breeds) -> list[str] | None:
+    if breeds is None:
+        return None
+    if isinstance(breeds, str):
+        raise ValueError(f"breeds must be a list of breed names, got the string {breeds!r}")
+    breeds = [str(b) for b in breeds]
+    if not breeds:
+        raise ValueError("breeds is empty: give at least one breed name, or None for all")
+    return breeds
+
+
 def load_directory(
     root: str | os.PathLike,
     split: str = "train",
     validation_fraction: float = VALIDATION_FRACTION,
     limit: int | None = None,
+    breeds=None,
 ) -> tf.data.Dataset:
     """Load one split of a release-layout directory (see :func:`scan_directory`).
+
+    ``breeds`` keeps only those breeds (see :func:`load`).
 
     Returns:
         ``tf.data.Dataset`` of ``(image uint8 [H, W, 3], mask uint8 [H, W, 1] in {1, 2, 3})``
@@ -287,9 +301,17 @@ def load_directory(
     Raises:
         DataError: see :func:`scan_directory`.
     """
-    rows = _limit_rows(
-        _select(scan_directory(root, validation_fraction=validation_fraction), split), limit
-    )
+    breeds = _check_breeds(breeds)
+    rows = _select(scan_directory(root, validation_fraction=validation_fraction), split)
+    if breeds is not None:
+        unknown = sorted(set(breeds) - set(rows["breed"]))
+        if unknown:
+            raise DataError(
+                f"{root}: no {split} photos of breed(s) {unknown}; "
+                f"this split has {sorted(set(rows['breed']))}"
+            )
+        rows = rows[rows["breed"].isin(breeds)]
+    rows = _limit_rows(rows, limit)
     paths = tf.data.Dataset.from_tensor_slices(
         (rows["image_path"].tolist(), rows["mask_path"].tolist())
     )
@@ -416,6 +438,7 @@ def load_tfds(
     validation_fraction: float = VALIDATION_FRACTION,
     limit: int | None = None,
     data_dir: str | os.PathLike | None = None,
+    breeds=None,
 ) -> tf.data.Dataset:
     """Load one split from TensorFlow Datasets (``oxford_iiit_pet:4.*.*``).
 
@@ -442,6 +465,15 @@ def load_tfds(
             return (bucket < threshold) == want_validation
 
         ds = ds.filter(keep)
+    breeds = _check_breeds(breeds)
+    if breeds is not None:
+        wanted = tf.constant(breeds)
+
+        def of_breed(example):  # "Abyssinian_34.jpg" -> "Abyssinian"
+            breed = tf.strings.regex_replace(example["file_name"], r"_\d+\.[^.]*$", "")
+            return tf.reduce_any(tf.equal(breed, wanted))
+
+        ds = ds.filter(of_breed)
     ds = ds.map(lambda ex: (ex["image"], ex["segmentation_mask"]))
     return ds.take(limit) if limit is not None else ds
 
@@ -451,6 +483,7 @@ def load(
     source: str | os.PathLike | None = None,
     validation_fraction: float = VALIDATION_FRACTION,
     limit: int | None = None,
+    breeds=None,
 ) -> tf.data.Dataset:
     """Load one split from any source: the single entry point the notebooks use.
 
@@ -460,18 +493,25 @@ def load(
             ``"tfds"`` uses the TFDS data folder in ``TFDS_DATA_DIR`` (see :func:`load_tfds`).
         validation_fraction: share of ``trainval`` held out (see :func:`is_validation`).
         limit: keep at most this many pairs (smoke runs); None keeps all.
+        breeds: keep only these breeds, e.g. ``["Abyssinian", "beagle"]`` (names as in
+            the file names: capitalised = cat, lower case = dog); None keeps all. For
+            leave-one-breed-out experiments (train on some breeds, test on another).
 
     Returns:
         ``tf.data.Dataset`` of ``(image uint8 [H, W, 3], mask uint8 [H, W, 1])`` with
         trimap values 1 pet, 2 background, 3 border, at original resolution.
 
     Raises:
-        DataError: the source is missing or broken (the message names the file).
+        DataError: the source is missing or broken (the message names the file), or (for
+            a directory) a breed in ``breeds`` has no photo in the split.
+        ValueError: ``breeds`` is a bare string or empty.
     """
     source = str(source) if source is not None else data_source()
     if source == "tfds":
-        return load_tfds(split, validation_fraction, limit)
-    return load_directory(resolve_directory(source), split, validation_fraction, limit)
+        return load_tfds(split, validation_fraction, limit, breeds=breeds)
+    return load_directory(
+        resolve_directory(source), split, validation_fraction, limit, breeds=breeds
+    )
 
 
 class IndexedSplit:
@@ -786,6 +826,7 @@ def make_pipelines(
     validation_fraction: float = VALIDATION_FRACTION,
     shuffle_seed: int = 0,
     augment_fn=None,
+    breeds=None,
 ) -> Pipelines:
     """Build the training, validation and test pipelines in one call.
 
@@ -794,11 +835,16 @@ def make_pipelines(
         limit: cap on pairs per split (smoke runs). augment_train: shuffle and augment
             the training split. augment_fn: the augmentation (default :func:`augment`,
             paired flips; :func:`augment_strong` adds zoom and colour jitter).
+        shuffle_seed: seed of the shuffle and of the per-photo augmentation seeds.
+        breeds: keep only these breeds in all three splits (see :func:`load`); None: all.
 
     Returns:
         :class:`Pipelines`.
     """
-    raw = {s: load(s, source, validation_fraction, limit) for s in ("train", "validation", "test")}
+    raw = {
+        s: load(s, source, validation_fraction, limit, breeds=breeds)
+        for s in ("train", "validation", "test")
+    }
     sizes = {s: count(ds) for s, ds in raw.items()}
     return Pipelines(
         train=build_pipeline(

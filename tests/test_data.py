@@ -277,3 +277,19 @@ def test_indexed_split_rejects_bad_index_and_split(synthetic_dir):
             indexed[index]
     with pytest.raises(ValueError, match="split must be one of"):
         data.IndexedSplit("tset", synthetic_dir)
+
+
+def test_load_keeps_only_the_given_breeds(synthetic_dir):
+    table = data.scan_directory(synthetic_dir)
+    test_rows = table[table.split == "test"]
+    breed = test_rows.breed.iloc[0]
+    kept = list(data.load("test", synthetic_dir, breeds=[breed]))
+    assert len(kept) == (test_rows.breed == breed).sum() > 0
+    everything = list(data.load("test", synthetic_dir))
+    others = [b for b in sorted(set(test_rows.breed)) if b != breed]
+    rest = list(data.load("test", synthetic_dir, breeds=others))
+    assert len(kept) + len(rest) == len(everything)
+    with pytest.raises(DataError, match="no-such-breed"):
+        data.load("test", synthetic_dir, breeds=["no-such-breed"])
+    with pytest.raises(ValueError, match="string"):
+        data.load("test", synthetic_dir, breeds=breed)

@@ -237,3 +237,17 @@ def test_indexed_split_reads_tfds_slices_in_load_order(release, monkeypatch):
         for i in (0, len(pairs) - 1):
             image, mask = indexed[i]
             assert _key(image.numpy(), mask.numpy()) == _key(*(t.numpy() for t in pairs[i]))
+
+
+def test_tfds_source_keeps_only_the_given_breeds(release, monkeypatch):
+    unpacked, data_dir = release["unpacked"], release["data_dir"]
+    monkeypatch.setenv("TFDS_DATA_DIR", str(data_dir))
+    _block_network(monkeypatch)
+    names_of = _names_by_content(data_dir)
+    table = data.scan_directory(unpacked)
+    breed = table.loc[table["split"] == "test", "breed"].iloc[0]
+    got = {
+        names_of[_key(i.numpy(), m.numpy())] for i, m in data.load("test", "tfds", breeds=[breed])
+    }
+    want = set(table.loc[(table["split"] == "test") & (table["breed"] == breed), "name"])
+    assert got == want and got
