@@ -767,6 +767,7 @@ def build_pipeline(
     training: bool = False,
     shuffle_seed: int = 0,
     augment_fn=None,
+    mixed_resize: bool = False,
 ) -> tf.data.Dataset:
     """Preprocess, cache, (shuffle, augment,) batch and prefetch a dataset of pairs.
 
@@ -789,23 +790,38 @@ def build_pipeline(
             ops; default :func:`augment` (paired flips); e.g. :func:`augment_strong`. A
             function of ``(image, mask)`` alone also works, but its random ops then
             do not repeat from run to run.
+        mixed_resize: (training only) cache each photo shrunk both with and without
+            antialiasing, and train on either, drawn at random per photo and epoch. Photos
+            users bring were often shrunk carelessly (no antialiasing: jagged edges,
+            moire); a model that has seen both is less thrown by either.
 
     Returns:
         Batches of ``(float32 [B, S, S, 3] in [0, 1], uint8 [B, S, S, 1])``.
     """
-    ds = pairs.map(
-        lambda i, m: preprocess(i, m, image_size), num_parallel_calls=tf.data.AUTOTUNE
-    ).cache()
+    mixed = training and mixed_resize
+
+    def prepare(image, mask):
+        image_aa, mask = preprocess(image, mask, image_size)
+        if not mixed:
+            return image_aa, mask
+        return tf.stack([image_aa, preprocess_image(image, image_size, antialias=False)]), mask
+
+    ds = pairs.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).cache()
     if training:
         fn = _with_seed(augment_fn or augment)
         ds = ds.shuffle(1000, seed=shuffle_seed, reshuffle_each_iteration=True)
         seeds = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True)
         ds = tf.data.Dataset.zip((ds, seeds.batch(2, drop_remainder=True)))
-        ds = ds.map(
-            lambda pair, seed: fn(pair[0], pair[1], seed),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
-        )
+
+        def augment_one(pair, seed):
+            image, mask = pair
+            if mixed:
+                pick_seed, seed = tf.unstack(tf.random.split(seed, 2))
+                pick = tf.cast(tf.random.stateless_uniform((), pick_seed) < 0.5, tf.int32)
+                image = tf.gather(image, pick)
+            return fn(image, mask, seed)
+
+        ds = ds.map(augment_one, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
@@ -827,6 +843,7 @@ def make_pipelines(
     shuffle_seed: int = 0,
     augment_fn=None,
     breeds=None,
+    mixed_resize: bool = False,
 ) -> Pipelines:
     """Build the training, validation and test pipelines in one call.
 
@@ -837,6 +854,8 @@ def make_pipelines(
             paired flips; :func:`augment_strong` adds zoom and colour jitter).
         shuffle_seed: seed of the shuffle and of the per-photo augmentation seeds.
         breeds: keep only these breeds in all three splits (see :func:`load`); None: all.
+        mixed_resize: train on photos shrunk with and without antialiasing (see
+            :func:`build_pipeline`).
 
     Returns:
         :class:`Pipelines`.
@@ -848,7 +867,13 @@ def make_pipelines(
     sizes = {s: count(ds) for s, ds in raw.items()}
     return Pipelines(
         train=build_pipeline(
-            raw["train"], image_size, batch_size, augment_train, shuffle_seed, augment_fn
+            raw["train"],
+            image_size,
+            batch_size,
+            augment_train,
+            shuffle_seed,
+            augment_fn,
+            mixed_resize=mixed_resize,
         ),
         validation=build_pipeline(raw["validation"], image_size, batch_size),
         test=build_pipeline(raw["test"], image_size, batch_size),

@@ -298,6 +298,10 @@ class Difference:
     confidence: float
     n: int
 
+    def summary(self) -> dict:
+        """``difference``, ``ci_low``, ``ci_high`` and ``photos``, for :func:`report`."""
+        return {"difference": self.mean, "ci_low": self.low, "ci_high": self.high, "photos": self.n}
+
     @property
     def excludes_zero(self) -> bool:
         """True when the whole interval lies on one side of zero: a difference, not noise."""
@@ -368,7 +372,8 @@ def report(results: dict) -> pd.DataFrame:
 
     Args:
         results: ``{label: Scores or Evaluation}``, e.g. ``{"frozen encoder": e1,
-            "fine-tuned": e2}`` (an :class:`Evaluation` adds ``per_image_mean_iou``); a
+            "fine-tuned": e2}`` (an :class:`Evaluation` adds ``per_image_mean_iou``; a
+            :class:`Difference` gives its interval, e.g. ``{"fine-tuned - frozen": d}``); a
             value may also be a flat dict of numbers (e.g. ``{"size_mib": 6.4,
             "ms_1_thread": 31.2}``), for figures that are not scores (notebook 08's
             export targets).

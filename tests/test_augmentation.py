@@ -107,3 +107,31 @@ def test_a_seeded_training_run_repeats_exactly(synthetic_dir):
     assert loss_a == loss_b
     for a, b in zip(weights_a, weights_b, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_mixed_resize_trains_on_both_kinds_of_shrinking(synthetic_dir):
+    raw = data.load("train", synthetic_dir, limit=6)
+    smooth = [data.preprocess(i, m, 32)[0].numpy() for i, m in raw]
+    jagged = [data.preprocess_image(i, 32, antialias=False).numpy() for i, _ in raw]
+    assert not np.allclose(smooth[0], jagged[0])  # the two really differ
+
+    def keep(image, mask, seed):
+        return image, mask
+
+    pipeline = data.build_pipeline(raw, 32, 6, True, 4, keep, mixed_resize=True)
+    kinds = []
+    for _ in range(4):  # epochs
+        ((batch, _),) = list(pipeline)
+        for x in batch.numpy():
+            kinds.append(
+                "smooth"
+                if any(np.array_equal(x, s) for s in smooth)
+                else "jagged"
+                if any(np.array_equal(x, j) for j in jagged)
+                else "other"
+            )
+    assert "other" not in kinds
+    assert 4 < kinds.count("smooth") < 20  # both kinds, drawn at random
+    off = data.build_pipeline(raw, 32, 6, True, 4, keep)  # default: antialiased only
+    ((batch, _),) = list(off)
+    assert all(any(np.array_equal(x, s) for s in smooth) for x in batch.numpy())

@@ -187,3 +187,21 @@ def test_paired_bootstrap_pairs_photos_and_checks_input():
         metrics.paired_bootstrap(a, b[:-1])
     with pytest.raises(ValueError, match="at least 2"):
         metrics.paired_bootstrap([np.nan, 0.1], [0.2, np.nan])
+
+
+def test_report_records_evaluations_and_differences(tmp_path, monkeypatch):
+    path = tmp_path / "metrics.json"
+    monkeypatch.setenv("SEGLIB_METRICS_FILE", str(path))
+    image, trimap = _painted(np.full((4, 4), PET), np.full((4, 4), PET))
+    evaluation = metrics.evaluate_photos(_colour_model(), [(image, trimap)], image_size=4)
+    diff = metrics.Difference(0.02, 0.01, 0.03, 0.95, 40)
+    table = metrics.report({"model": evaluation, "model - other": diff})
+    recorded = json.loads(path.read_text())
+    assert recorded["model"]["per_image_mean_iou"] == pytest.approx(1.0)
+    assert recorded["model - other"] == {
+        "difference": 0.02,
+        "ci_low": 0.01,
+        "ci_high": 0.03,
+        "photos": 40,
+    }
+    assert table.loc["model", "iou_pet"] == pytest.approx(1.0)
