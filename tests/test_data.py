@@ -293,3 +293,14 @@ def test_load_keeps_only_the_given_breeds(synthetic_dir):
         data.load("test", synthetic_dir, breeds=["no-such-breed"])
     with pytest.raises(ValueError, match="string"):
         data.load("test", synthetic_dir, breeds=breed)
+
+
+def test_breed_counts_match_the_split_tables(synthetic_dir):
+    counts = data.breed_counts(synthetic_dir)
+    table = data.scan_directory(synthetic_dir)
+    assert list(counts.columns) == ["train", "validation", "test"]
+    for breed in counts.index:
+        for split in counts.columns:
+            want = ((table.breed == breed) & (table.split == split)).sum()
+            assert counts.loc[breed, split] == want
+    assert counts.to_numpy().sum() == len(table)

@@ -251,3 +251,11 @@ def test_tfds_source_keeps_only_the_given_breeds(release, monkeypatch):
     }
     want = set(table.loc[(table["split"] == "test") & (table["breed"] == breed), "name"])
     assert got == want and got
+
+
+def test_tfds_breed_counts_equal_the_directory_sources(release, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(release["data_dir"]))
+    _block_network(monkeypatch)
+    from_tfds = data.breed_counts("tfds")
+    from_dir = data.breed_counts(release["unpacked"])
+    assert from_tfds.equals(from_dir) and from_tfds.to_numpy().sum() > 0
