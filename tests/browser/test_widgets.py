@@ -124,6 +124,9 @@ def test_06_upload_segments_each_photo_at_once(page, lab, tmp_path):
     label = button.evaluate(FITS_TEXT)
     assert "(2)" in button.inner_text() and label["fits"], f"upload count hidden: {label}"
     figures = output.locator("img")
+    # The text can arrive before the browser has rendered the figure above it (a busy
+    # machine): wait for the figures, then check there are exactly as many.
+    labpage.wait_for(lambda: figures.count() >= 2, WIDGET_S, "two figures", page)
     assert figures.count() == 2, "one photo | overlay | cut-out figure per photo"
     for k in range(2):
         assert figures.nth(k).evaluate("img => img.complete && img.naturalWidth > 300")
@@ -141,6 +144,7 @@ def test_06_upload_segments_each_photo_at_once(page, lab, tmp_path):
     labpage.wait_idle(page, WIDGET_S)
     text = output.inner_text()
     assert re.search(r"ImageError: truncated\.jpg: .*truncated", text), text
+    labpage.wait_for(lambda: output.locator("img").count() >= 3, WIDGET_S, "a third figure", page)
     assert output.locator("img").count() == 3
     again = _saved_sets(text)[2]
     _check_saved_set(lab.root / "outputs", again, example, after_first)
