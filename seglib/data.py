@@ -811,6 +811,7 @@ def build_pipeline(
     shuffle_seed: int = 0,
     augment_fn=None,
     mixed_resize: bool = False,
+    plain_augment_fn=None,
 ) -> tf.data.Dataset:
     """Preprocess, cache, (shuffle, augment,) batch and prefetch a dataset of pairs.
 
@@ -837,6 +838,12 @@ def build_pipeline(
             antialiasing, and train on either, drawn at random per photo and epoch. Photos
             users bring were often shrunk carelessly (no antialiasing: jagged edges,
             moire); a model that has seen both is less thrown by either.
+        plain_augment_fn: (with ``mixed_resize``) the augmentation of the copies shrunk
+            without antialiasing, same signature as ``augment_fn``; None: ``augment_fn``.
+            Give it one that does not zoom, e.g. ``functools.partial(augment_strong,
+            min_crop=1.0)``: zooming enlarges the small photo bilinearly, which smooths
+            away the very aliasing the copy is there to show. Notebook 04 measures what
+            this does to a U-Net trained from scratch.
 
     Returns:
         Batches of ``(float32 [B, S, S, 3] in [0, 1], uint8 [B, S, S, 1])``.
@@ -852,6 +859,7 @@ def build_pipeline(
     ds = pairs.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).cache()
     if training:
         fn = _with_seed(augment_fn or augment)
+        plain_fn = None if plain_augment_fn is None else _with_seed(plain_augment_fn)
         ds = ds.shuffle(1000, seed=shuffle_seed, reshuffle_each_iteration=True)
         seeds = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True)
         ds = tf.data.Dataset.zip((ds, seeds.batch(2, drop_remainder=True)))
@@ -861,6 +869,12 @@ def build_pipeline(
             if mixed:
                 pick_seed, seed = tf.unstack(tf.random.split(seed, 2))
                 pick = tf.cast(tf.random.stateless_uniform((), pick_seed) < 0.5, tf.int32)
+                if plain_fn is not None:  # index 1 is the copy shrunk without antialiasing
+                    return tf.cond(
+                        pick == 1,
+                        lambda: plain_fn(image[1], mask, seed),
+                        lambda: fn(image[0], mask, seed),
+                    )
                 image = tf.gather(image, pick)
             return fn(image, mask, seed)
 
@@ -887,6 +901,7 @@ def make_pipelines(
     augment_fn=None,
     breeds=None,
     mixed_resize: bool = False,
+    plain_augment_fn=None,
 ) -> Pipelines:
     """Build the training, validation and test pipelines in one call.
 
@@ -899,6 +914,8 @@ def make_pipelines(
         breeds: keep only these breeds in all three splits (see :func:`load`); None: all.
         mixed_resize: train on photos shrunk with and without antialiasing (see
             :func:`build_pipeline`).
+        plain_augment_fn: with ``mixed_resize``, the augmentation of the copies shrunk
+            without antialiasing (see :func:`build_pipeline`); None: ``augment_fn``.
 
     Returns:
         :class:`Pipelines`.
@@ -917,6 +934,7 @@ def make_pipelines(
             shuffle_seed,
             augment_fn,
             mixed_resize=mixed_resize,
+            plain_augment_fn=plain_augment_fn,
         ),
         validation=build_pipeline(raw["validation"], image_size, batch_size),
         test=build_pipeline(raw["test"], image_size, batch_size),

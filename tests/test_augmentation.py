@@ -135,3 +135,33 @@ def test_mixed_resize_trains_on_both_kinds_of_shrinking(synthetic_dir):
     off = data.build_pipeline(raw, 32, 6, True, 4, keep)  # default: antialiased only
     ((batch, _),) = list(off)
     assert all(any(np.array_equal(x, s) for s in smooth) for x in batch.numpy())
+
+
+def test_mixed_resize_plain_copies_get_their_own_augmentation(synthetic_dir):
+    raw = data.load("train", synthetic_dir, limit=6)
+    jagged = [data.preprocess_image(i, 32, antialias=False).numpy() for i, _ in raw]
+
+    def blank(image, mask, seed):  # marks the antialiased copies
+        return tf.zeros_like(image), mask
+
+    def keep(image, mask, seed):
+        return image, mask
+
+    pipeline = data.build_pipeline(
+        raw, 32, 6, True, 4, blank, mixed_resize=True, plain_augment_fn=keep
+    )
+    kinds = []
+    for _ in range(4):  # epochs
+        ((batch, masks),) = list(pipeline)
+        assert masks.shape == (6, 32, 32, 1)
+        for x in batch.numpy():
+            if not x.any():
+                kinds.append("antialiased, augment_fn")
+            else:  # untouched by blank: must be a plain copy, exactly as shrunk
+                assert any(np.array_equal(x, j) for j in jagged)
+                kinds.append("plain, plain_augment_fn")
+    assert 4 < kinds.count("plain, plain_augment_fn") < 20  # both, drawn at random
+    # Without plain_augment_fn, both copies go through augment_fn.
+    same = data.build_pipeline(raw, 32, 6, True, 4, blank, mixed_resize=True)
+    ((batch, _),) = list(same)
+    assert not batch.numpy().any()
