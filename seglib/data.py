@@ -450,11 +450,27 @@ def load_tfds(
     Raises:
         DataError: TFDS could not download or prepare the dataset (offline, say: raised
             within :data:`TFDS_PROBE_TIMEOUT` seconds); the message says how to use a local
-            directory or the synthetic source instead.
+            directory or the synthetic source instead. Also: a name in ``breeds`` is not
+            one of the dataset's 37 breeds (the message lists them).
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    ds = tfds_builder(data_dir).as_dataset(split="test" if split == "test" else "train")
+    builder = tfds_builder(data_dir)
+    breeds = _check_breeds(breeds)
+    if breeds is not None:  # a misspelt breed would otherwise give an empty split, silently
+        known = list(builder.info.features["label"].names)
+        unknown = set(breeds) - set(known)
+        if unknown:  # not a label name: look at the file names (a custom build, say)
+            known = sorted(
+                {n.rsplit("_", 1)[0] for s in ("train", "test") for n in _tfds_names(builder, s)}
+            )
+            unknown = sorted(unknown - set(known))
+        if unknown:
+            raise DataError(
+                f"oxford_iiit_pet (TFDS) has no breed {', '.join(map(repr, unknown))}; "
+                f"its {len(known)} breeds are: {', '.join(known)}"
+            )
+    ds = builder.as_dataset(split="test" if split == "test" else "train")
     if split in ("train", "validation"):
         threshold = int(round(validation_fraction * _HASH_BUCKETS))
         want_validation = split == "validation"
@@ -465,7 +481,6 @@ def load_tfds(
             return (bucket < threshold) == want_validation
 
         ds = ds.filter(keep)
-    breeds = _check_breeds(breeds)
     if breeds is not None:
         wanted = tf.constant(breeds)
 
@@ -502,8 +517,8 @@ def load(
         trimap values 1 pet, 2 background, 3 border, at original resolution.
 
     Raises:
-        DataError: the source is missing or broken (the message names the file), or (for
-            a directory) a breed in ``breeds`` has no photo in the split.
+        DataError: the source is missing or broken (the message names the file), or a
+            breed in ``breeds`` is unknown (TFDS) or has no photo in the split (directory).
         ValueError: ``breeds`` is a bare string or empty.
     """
     source = str(source) if source is not None else data_source()
@@ -627,6 +642,15 @@ def describe(source: str | os.PathLike | None = None) -> pd.DataFrame:
     return table
 
 
+def _tfds_names(builder, split: str) -> list[str]:
+    """File names without extension of one TFDS split, read without decoding any image."""
+    import tensorflow_datasets as tfds
+
+    skip = {"image": tfds.decode.SkipDecoding(), "segmentation_mask": tfds.decode.SkipDecoding()}
+    ds = builder.as_dataset(split=split, decoders=skip).map(lambda ex: ex["file_name"])
+    return [n.decode().rsplit(".", 1)[0] for n in tfds.as_numpy(ds)]
+
+
 def breed_counts(
     source: str | os.PathLike | None = None, validation_fraction: float = VALIDATION_FRACTION
 ) -> pd.DataFrame:
@@ -648,17 +672,10 @@ def breed_counts(
     """
     source = str(source) if source is not None else data_source()
     if source == "tfds":
-        import tensorflow_datasets as tfds
-
         builder = tfds_builder()
-        skip = {
-            "image": tfds.decode.SkipDecoding(),
-            "segmentation_mask": tfds.decode.SkipDecoding(),
-        }
         rows = []
         for split in ("train", "test"):
-            ds = builder.as_dataset(split=split, decoders=skip).map(lambda ex: ex["file_name"])
-            names = [n.decode().rsplit(".", 1)[0] for n in tfds.as_numpy(ds)]
+            names = _tfds_names(builder, split)
             held_out = is_validation(names, validation_fraction)
             for name, val in zip(names, held_out, strict=True):
                 part = "test" if split == "test" else ("validation" if val else "train")

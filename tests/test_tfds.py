@@ -253,6 +253,15 @@ def test_tfds_source_keeps_only_the_given_breeds(release, monkeypatch):
     assert got == want and got
 
 
+def test_tfds_source_rejects_an_unknown_breed_by_name(release, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(release["data_dir"]))
+    _block_network(monkeypatch)
+    breed = data.scan_directory(release["unpacked"])["breed"].iloc[0]
+    # A misspelling (here: wrong case) must not give an empty split; the error lists the breeds.
+    with pytest.raises(data.DataError, match=rf"no breed '{breed.swapcase()}'.*{breed}"):
+        data.load("test", "tfds", breeds=[breed.swapcase()])
+
+
 def test_tfds_breed_counts_equal_the_directory_sources(release, monkeypatch):
     monkeypatch.setenv("TFDS_DATA_DIR", str(release["data_dir"]))
     _block_network(monkeypatch)
