@@ -6,6 +6,9 @@ pet orange, background sky blue, border reddish purple.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from seglib.data import CLASS_NAMES
 
 import keras
@@ -289,7 +292,7 @@ def graphviz_available() -> bool:
     return shutil.which("dot") is not None
 
 
-def plot_architecture(model, to_file="model.png", dpi: int = 60, **kwargs):
+def plot_architecture(model, to_file=None, dpi: int = 60, **kwargs):
     """Draw a model as a diagram of its layers with their output shapes.
 
     Uses ``keras.utils.plot_model(show_shapes=True)`` as the TensorFlow segmentation
@@ -299,7 +302,8 @@ def plot_architecture(model, to_file="model.png", dpi: int = 60, **kwargs):
     graphviz the text view ``model.summary()`` is printed instead, with that hint.
 
     Args:
-        model: a built Keras model. to_file: where the PNG goes (overwritten).
+        model: a built Keras model. to_file: where the PNG goes (a file there is
+            overwritten); None: a new temporary folder, so no file of yours is touched.
         dpi: resolution of the PNG. kwargs: more ``plot_model`` options.
 
     Returns:
@@ -313,6 +317,8 @@ def plot_architecture(model, to_file="model.png", dpi: int = 60, **kwargs):
         )
         model.summary(line_length=100)
         return None
+    if to_file is None:
+        to_file = Path(tempfile.mkdtemp(prefix="seglib-architecture-")) / f"{model.name}.png"
     options = {"show_shapes": True, "show_layer_names": True, "dpi": dpi}
     options.update(kwargs)
     return keras.utils.plot_model(model, to_file=str(to_file), **options)

@@ -38,6 +38,10 @@ def test_plot_architecture_draws_a_diagram_or_prints_the_summary(tmp_path, monke
         image = viz.plot_architecture(model, to_file=tmp_path / "unet.png")
         assert (tmp_path / "unet.png").stat().st_size > 1000
         assert image is not None
+        monkeypatch.chdir(tmp_path)  # without to_file: nothing written where the user works
+        before = sorted(tmp_path.iterdir())
+        assert viz.plot_architecture(model).data[:4] == b"\x89PNG"
+        assert sorted(tmp_path.iterdir()) == before
     monkeypatch.setattr(viz, "graphviz_available", lambda: False)
     assert viz.plot_architecture(model, to_file=tmp_path / "none.png") is None
     out = capsys.readouterr().out
