@@ -389,7 +389,7 @@ def report(results: dict) -> pd.DataFrame:
         label: (dict(s) if isinstance(s, dict) else s.summary()) for label, s in results.items()
     }
     rows = {label: {k: _plain(v) for k, v in row.items()} for label, row in rows.items()}
-    table = pd.DataFrame(rows).T
+    table = pd.DataFrame.from_dict(rows, orient="index")  # keeps whole counts as ints
     path = os.environ.get("SEGLIB_METRICS_FILE")
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

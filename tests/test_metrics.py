@@ -4,6 +4,7 @@ from seglib import metrics
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 # A hand-computed example: 10 pixels, classes 0 pet, 1 background, 2 border.
@@ -205,3 +206,14 @@ def test_report_records_evaluations_and_differences(tmp_path, monkeypatch):
         "photos": 40,
     }
     assert table.loc["model", "iou_pet"] == pytest.approx(1.0)
+
+
+def test_report_keeps_photo_counts_whole():
+    diffs = {
+        "a - b": metrics.Difference(0.02, 0.01, 0.03, 0.95, 298),
+        "a - c": metrics.Difference(-0.01, -0.02, 0.00, 0.95, 298),
+    }
+    table = metrics.report(diffs)
+    assert list(table.index) == ["a - b", "a - c"]
+    assert pd.api.types.is_integer_dtype(table["photos"])
+    assert "298.0" not in table.round(3).to_string()
