@@ -25,3 +25,9 @@ class ModelError(SeglibError, ValueError):
 class ExportError(SeglibError, ValueError):
     """An export cannot be written or run: the target exists (seglib never overwrites), an
     unknown quantization, bad calibration images, or an unreadable LiteRT file (names it)."""
+
+
+class CalibrationError(SeglibError, ValueError):
+    """A temperature or test-time augmentation setting is invalid (a temperature that is not
+    a finite number above 0, a scale that is not above 0), or a stored calibration file
+    cannot be read or does not fit its model (the message names the argument or file)."""
