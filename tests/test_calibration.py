@@ -231,3 +231,70 @@ def test_temperature_keeps_the_argmax_and_softens_or_sharpens():
         np.testing.assert_array_equal(p.argmax(-1), logits.argmax(-1))
     assert metrics.calibrated_probabilities(logits, 2.5).max(-1).mean() < plain.max(-1).mean()
     assert metrics.calibrated_probabilities(logits, 0.3).max(-1).mean() > plain.max(-1).mean()
+
+
+def _colour_model():
+    """Logits = 4 * (colour channel - 0.5): a red pixel says pet, green background, blue
+    border, with probabilities short of 1 (so temperatures matter). Any input size."""
+    import keras
+
+    inputs = keras.Input((None, None, 3))
+    conv = keras.layers.Conv2D(3, 1)
+    model = keras.Model(inputs, conv(inputs))
+    conv.set_weights([4.0 * np.eye(3).reshape(1, 1, 3, 3), np.full(3, -2.0)])
+    return model
+
+
+def _pairs():
+    """Two photos of different sizes; the truth differs from the colours on a few pixels."""
+    rng = np.random.default_rng(7)
+    out = []
+    for height, width in ((20, 30), (24, 16)):
+        truth = rng.integers(0, 3, (height, width))
+        painted = np.where(rng.random((height, width)) < 0.8, truth, (truth + 1) % 3)
+        image = (255 * np.eye(3)[painted]).astype(np.uint8)
+        out.append((image, (truth + 1)[..., None].astype(np.uint8)))
+    return out
+
+
+def test_evaluate_calibration_at_several_temperatures_on_photos():
+    model, pairs = _colour_model(), _pairs()
+    results = metrics.evaluate_calibration(model, pairs, 16, temperatures=(1.0, 2.0), n_bins=5)
+    assert list(results) == [1.0, 2.0]
+    for t, cal in results.items():
+        assert cal.n_photos == 2 and cal.n_bins == 5
+        assert cal.counts[:, -1].sum() == 20 * 30 + 24 * 16  # every pixel, full resolution
+        by_hand = []
+        for image, trimap in pairs:
+            logits = metrics.predict_full_resolution(model, image, 16)
+            by_hand.append((metrics.calibrated_probabilities(logits, t), trimap[..., 0] - 1))
+        expected = metrics.Calibration.from_photos(by_hand, n_bins=5).ece()
+        pd.testing.assert_series_equal(cal.ece(), expected)
+    assert results[1.0].ece()["overall"] != results[2.0].ece()["overall"]
+    with pytest.raises(CalibrationError, match="at least one"):
+        metrics.evaluate_calibration(model, pairs, 16, temperatures=())
+    with pytest.raises(CalibrationError, match="temperature"):
+        metrics.evaluate_calibration(model, pairs, 16, temperatures=(0.0,))
+    with pytest.raises(ValueError, match="trimap values"):
+        metrics.evaluate_calibration(model, [(pairs[0][0], pairs[0][1] * 0)], 16)
+
+
+def test_validation_logits_feed_fit_temperature():
+    model, pairs = _colour_model(), _pairs()
+    logits, labels = metrics.validation_logits(model, pairs, 16, pixels_per_photo=None)
+    assert [z.shape for z in logits] == [(600, 3), (384, 3)]
+    full = [metrics.predict_full_resolution(model, image, 16) for image, _ in pairs]
+    np.testing.assert_allclose(logits[0], full[0].reshape(-1, 3), atol=1e-6)
+    np.testing.assert_array_equal(labels[1], pairs[1][1].reshape(-1) - 1)
+    fitted = metrics.fit_temperature(logits, labels)
+    assert fitted == pytest.approx(
+        metrics.fit_temperature(full, [t[..., 0] - 1 for _, t in pairs]), rel=1e-4
+    )
+    sampled, sampled_labels = metrics.validation_logits(model, pairs, 16, pixels_per_photo=100)
+    assert [z.shape for z in sampled] == [(100, 3), (100, 3)]
+    # The sampled rows are rows of the full photo, with their own labels.
+    rows = {tuple(np.round(r, 5)) + (int(y),) for r, y in zip(logits[0], labels[0], strict=True)}
+    assert all(
+        tuple(np.round(r, 5)) + (int(y),) in rows
+        for r, y in zip(sampled[0], sampled_labels[0], strict=True)
+    )
