@@ -71,7 +71,10 @@ def _doctored(tmp_path: Path) -> Path:
 def test_committed_notebooks_carry_no_outputs_counts_or_metadata_noise():
     assert NOTEBOOKS
     problems = [p for path in NOTEBOOKS for p in notebook_problems(path)]
-    assert not problems, "strip them with `make hooks` and commit again:\n" + "\n".join(problems)
+    assert not problems, (
+        "strip them (.venv/bin/pre-commit run nbstripout --all-files) and commit again:\n"
+        + "\n".join(problems)
+    )
 
 
 def test_the_check_catches_an_executed_notebook(tmp_path):
