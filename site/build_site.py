@@ -257,7 +257,7 @@ def build(notebooks_dir: Path, executed_dir: Path, out: Path, work: Path) -> int
         shutil.rmtree(out)
     partial.replace(out)
     missing = [e["name"] for e in entries if not e["executed"]]
-    pages = len(list(out.rglob("*.html")))
+    pages = len([p for p in out.rglob("*.html") if "_static" not in p.parts])
     print(f"site: {out}/index.html, {pages} HTML pages, {len(entries)} notebooks")
     if missing:
         print("shown from source (no executed copy): " + ", ".join(missing))
