@@ -218,3 +218,21 @@ def test_show_result_describes_the_photo_and_the_cutout():
     assert text.startswith("cat.jpg (40×30 px)") and "cut-out keeping pet" in text
     assert "pet 50% of the pixels" in text
     plt.close(fig)
+
+
+def test_plot_architecture_returns_the_diagram_with_alt_text(tmp_path, monkeypatch):
+    from PIL import Image
+
+    model = models.unet((32, 32, 3), depth=1, base_filters=2)
+
+    def fake_plot_model(model, to_file, **options):  # graphviz's part, not ours
+        Image.new("RGB", (8, 8)).save(to_file)
+        return object()
+
+    monkeypatch.setattr(viz, "graphviz_available", lambda: True)
+    monkeypatch.setattr(viz.keras.utils, "plot_model", fake_plot_model)
+    shown = viz.plot_architecture(model, to_file=tmp_path / "unet.png")
+    alt = f"diagram of model {model.name}: its {len(model.layers)} layers"
+    assert shown.alt.startswith(alt) and f"{model.count_params():,} parameters" in shown.alt
+    data, metadata = shown._repr_png_()
+    assert data and metadata["alt"] == shown.alt  # what IPython displays, with its alt
