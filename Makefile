@@ -1,7 +1,10 @@
 # make run          execute every notebook (real settings) into build/notebooks/ and print a summary
 #                   (a subset: make run NOTEBOOKS="notebooks/01_data_exploration.ipynb")
 # make test         lint + unit tests + every notebook under nbval in smoke mode + browser tests
-# make test-browser JupyterLab in Chromium: click the widgets of 06 and 07 (smoke mode)
+# make test-browser JupyterLab in Chromium: click the widgets of 06 and 07 (smoke mode), and the
+#                   course website built from smoke runs: pages, links, alt text, search
+# make site         build the course website into build/site/ from what make run wrote
+# make hooks        install the pre-commit hooks (nbstripout, ruff) into this clone's .git
 # make bench        print pipeline/training throughput and the nbval suite's wall time
 # make lab          open JupyterLab on notebooks/
 # make colab-links REPO=owner/name REF=tag   point every Colab badge and install cell there
@@ -26,7 +29,7 @@ ifneq ($(strip $(SEGLIB_EXAMPLE_IMAGE)),)
 export SEGLIB_EXAMPLE_IMAGE := $(call to_abs,$(strip $(SEGLIB_EXAMPLE_IMAGE)))
 endif
 
-.PHONY: run test unit nbval test-browser lint lab clean install bench colab-links check-python
+.PHONY: run test unit nbval test-browser lint lab clean install bench colab-links check-python site hooks
 
 install: $(STAMP)
 
@@ -53,10 +56,19 @@ test-browser: $(STAMP)
 	SEGLIB_SMOKE=1 $(BIN)/python -m pytest tests/browser -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check seglib tests benchmarks .ci
-	$(BIN)/ruff format --check seglib tests benchmarks .ci
+	$(BIN)/ruff check seglib tests benchmarks .ci site
+	$(BIN)/ruff format --check seglib tests benchmarks .ci site
 	$(BIN)/nbqa ruff notebooks
 	$(BIN)/nbqa "ruff format --check" notebooks
+
+# The course website from the executed notebooks in build/notebooks/ (those without an
+# executed copy appear from their source, with a warning); nothing is executed here.
+site: $(STAMP)
+	$(BIN)/python site/build_site.py --executed build/notebooks --out build/site
+
+# Strip outputs and run ruff on every commit (see .pre-commit-config.yaml).
+hooks: $(STAMP)
+	$(BIN)/pre-commit install
 
 # Input pipeline and training throughput, and the smoke nbval suite's wall time (minutes).
 bench: $(STAMP)

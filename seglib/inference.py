@@ -1113,7 +1113,7 @@ def show_result(result: Segmentation, classes: Sequence[str | int] = ("pet",), t
     Returns:
         The matplotlib figure.
     """
-    from seglib.viz import add_legend, overlay
+    from seglib.viz import add_legend, overlay, set_alt_text
 
     import matplotlib.pyplot as plt
 
@@ -1141,4 +1141,9 @@ def show_result(result: Segmentation, classes: Sequence[str | int] = ("pet",), t
         ax.set_title(text)
         ax.axis("off")
     add_legend(fig)
+    set_alt_text(
+        fig,
+        f"{name} ({width}×{height} px), its predicted mask blended over it, and the cut-out "
+        f"keeping {kept}; pet {np.mean(result.mask == 0):.0%} of the pixels",
+    )
     return fig

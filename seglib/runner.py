@@ -6,15 +6,19 @@ cell right after the notebook's ``parameters`` cell (the defaults stay visible a
 override), and the executed copy with all outputs goes to ``--out`` while the source stays
 output-free. What this module adds is the summary: the status and wall time of every
 notebook, and the test metrics each one records with :func:`seglib.metrics.report`. The
-exit status is 1 when any notebook failed.
+exit status is 1 when any notebook failed. Beside each executed copy it writes
+``<stem>.run.json`` (:func:`write_run_record`): status, wall time, smoke mode, when and on
+how many CPU cores, which the course site (``make site``) reads for its time table.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import datetime
 import json
 import os
+import platform
 import sys
 import tempfile
 import time
@@ -146,6 +150,40 @@ def run_notebook(
     }
 
 
+def write_run_record(result: dict, out_dir: Path, parameters: dict | None = None) -> Path:
+    """Write ``<out_dir>/<stem>.run.json``: how one notebook's run went, for the course site.
+
+    Keys: ``notebook`` (file name), ``ok``, ``seconds`` (wall time, float), ``error``
+    (None or one line), ``smoke`` (``seglib.smoke_mode()`` in this process, which the
+    kernels inherit, or the ``SMOKE`` parameter when one was given), ``parameters`` (the
+    overrides), ``finished`` (UTC, ISO 8601), ``cpu_count`` (logical cores) and
+    ``machine`` (``platform.machine()``). Written to a temporary name and renamed, so a
+    reader never sees half a file.
+
+    Returns:
+        The path written.
+    """
+    from seglib.config import smoke_mode
+
+    parameters = dict(parameters or {})
+    record = {
+        "notebook": result["name"],
+        "ok": result["ok"],
+        "seconds": result["seconds"],
+        "error": result["error"],
+        "smoke": bool(parameters.get("SMOKE", smoke_mode())),
+        "parameters": {k: repr(v) for k, v in parameters.items()},
+        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+    }
+    path = Path(out_dir) / f"{Path(result['name']).stem}.run.json"
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    partial.replace(path)
+    return path
+
+
 def _format_value(value) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
@@ -187,6 +225,7 @@ def main(argv=None) -> int:
     for nb in args.notebooks:
         print(f"running {nb} ...", flush=True)
         result = run_notebook(nb, args.out, args.timeout, dict(args.parameter))
+        write_run_record(result, args.out, dict(args.parameter))
         print(f"  {'ok' if result['ok'] else 'FAILED'} in {result['seconds']:.0f} s", flush=True)
         results.append(result)
     print(format_summary(results))

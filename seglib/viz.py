@@ -2,6 +2,13 @@
 
 Class colours are the same in every figure (Okabe-Ito, colour-blind safe):
 pet orange, background sky blue, border reddish purple.
+
+Every figure drawn here carries a short **alt text** generated with it (what it shows and
+the numbers it is about), read with :func:`alt_text`. Inside IPython the figure's display
+carries it as output metadata (``{"image/png": {"alt": ...}}``, see
+:func:`enable_alt_text`), which survives into executed notebooks and becomes the ``alt``
+attribute of the image on the course site (``make site``). Other matplotlib figures get a
+description generated from their titles and axis labels.
 """
 
 from __future__ import annotations
@@ -24,6 +31,123 @@ CLASS_COLORS = np.array(
         [0.800, 0.475, 0.655],  # border: reddish purple  #CC79A7
     ]
 )
+
+
+#: Names of the class colours, for alt text.
+COLOR_WORDS = "pet orange, background sky blue, border reddish purple"
+_ALT_ATTRIBUTE = "_seglib_alt"
+
+
+def set_alt_text(target, text: str) -> None:
+    """Attach a description to a figure (``target`` a Figure) or to one panel (an Axes).
+
+    A figure-level text replaces the earlier one; panel texts are kept per panel and joined
+    in the figure's panel order after it, each prefixed with the panel's title at display
+    time (so a title set later, ``plt.title(...)``, is included).
+
+    Raises:
+        TypeError: ``target`` is neither a matplotlib Figure nor an Axes.
+    """
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    if isinstance(target, Axes):
+        fig, key = target.figure, target
+    elif isinstance(target, Figure):
+        fig, key = target, None
+    else:
+        raise TypeError(f"set_alt_text: expected a matplotlib Figure or Axes, got {type(target)}")
+    texts = getattr(fig, _ALT_ATTRIBUTE, None)
+    if texts is None:
+        texts = {}
+        setattr(fig, _ALT_ATTRIBUTE, texts)
+    texts[key] = " ".join(str(text).split())
+
+
+def describe_figure(fig) -> str:
+    """A description generated from a figure's own words: its title and each panel's title
+    and axis labels (colour bars and empty panels skipped). Used for figures no seglib
+    function described."""
+    parts = []
+    if fig._suptitle is not None and fig._suptitle.get_text():
+        parts.append(fig._suptitle.get_text())
+    panels = [ax for ax in fig.axes if ax.get_visible() and not hasattr(ax, "_colorbar")]
+    words = []
+    for ax in panels:
+        label = ax.get_title()
+        axis = " vs ".join(t for t in (ax.get_ylabel(), ax.get_xlabel()) if t)
+        words.append(f"{label} ({axis})" if label and axis else label or axis)
+    named = [w for w in words if w]
+    count = f"figure with {len(panels)} panel{'s' if len(panels) != 1 else ''}"
+    parts.append(f"{count}: " + "; ".join(named) if named else count)
+    return " ".join("; ".join(parts).split())
+
+
+def alt_text(fig) -> str:
+    """The figure's alt text: what seglib attached (:func:`set_alt_text`), else
+    :func:`describe_figure`. Never empty."""
+    texts = getattr(fig, _ALT_ATTRIBUTE, None)
+    if not texts:
+        return describe_figure(fig)
+    parts = [texts[None]] if None in texts else []
+    for ax in fig.axes:
+        if ax in texts:
+            title = ax.get_title()
+            parts.append(f"{title}: {texts[ax]}" if title and title not in texts[ax] else texts[ax])
+    return "; ".join(parts) or describe_figure(fig)
+
+
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "application/pdf")
+
+
+def _alt_bundle(fig, include=None, exclude=None):
+    """IPython mimebundle formatter: no data, only the alt text as metadata of each image
+    format that IPython draws figures in (``image/png`` by default)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    formatters = shell.display_formatter.formatters if shell is not None else {}
+    mimes = [m for m in _IMAGE_TYPES if m in formatters and _draws(formatters[m], fig)]
+    text = alt_text(fig)
+    return {}, {mime: {"alt": text} for mime in mimes or ["image/png"]}
+
+
+def _draws(formatter, fig) -> bool:
+    try:
+        formatter.lookup(fig)
+    except KeyError:
+        return False
+    return True
+
+
+def enable_alt_text(shell=None) -> bool:
+    """Make IPython attach :func:`alt_text` to every matplotlib figure it displays.
+
+    Registers a mimebundle formatter for ``Figure`` that adds only metadata; the image
+    itself still comes from matplotlib's inline formatter (IPython merges the two). Done
+    on import of this module when it runs in IPython; calling it again changes nothing.
+
+    Returns:
+        True when registered, False outside IPython.
+    """
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return False
+    from matplotlib.figure import Figure
+
+    shell.display_formatter.mimebundle_formatter.for_type(Figure, _alt_bundle)
+    return True
+
+
+def _rows(names, limit: int = 6) -> str:
+    names = [str(n) for n in names]
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _labels(mask) -> np.ndarray:
@@ -107,6 +231,13 @@ def show_masks(images, masks, predictions=None, titles=None, max_rows: int = 4, 
     if suptitle:
         fig.suptitle(suptitle)
     add_legend(fig)
+    columns = "photo, true mask and predicted mask" if cols == 3 else "photo and true mask"
+    text = f"{columns} for {n} photo{'s' if n != 1 else ''}"
+    if titles is not None:
+        text += f" ({_rows(titles[:n])})"
+    if suptitle:
+        text += f"; {suptitle}"
+    set_alt_text(fig, f"{text}; mask colours {COLOR_WORDS}")
     return fig
 
 
@@ -138,6 +269,12 @@ def show_overlays(images, masks, titles=None, ncols: int = 4, alpha: float = 0.5
     if suptitle:
         fig.suptitle(suptitle)
     add_legend(fig)
+    text = f"{n} photo{'s' if n != 1 else ''} with their masks blended over them"
+    if titles is not None:
+        text += f" ({_rows(titles)})"
+    if suptitle:
+        text = f"{suptitle}: {text}"
+    set_alt_text(fig, f"{text}; mask colours {COLOR_WORDS}")
     return fig
 
 
@@ -181,7 +318,12 @@ def plot_history(histories, metrics=("loss", "pixel_accuracy", "mean_iou"), stag
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric.replace("_", " "))
         ax.legend()
+        last = f"training {train[-1]:.3f}" if train else "no values"
+        if val:
+            last += f", validation {val[-1]:.3f}"
+        set_alt_text(ax, f"by epoch over {len(train)} epochs, last epoch {last}")
     fig.tight_layout()
+    set_alt_text(fig, "training curves: " + ", ".join(m.replace("_", " ") for m in metrics))
     return fig
 
 
@@ -207,6 +349,16 @@ def plot_confusion(confusion, class_names=CLASS_NAMES, normalize: bool = True, a
         title or ("confusion matrix (row-normalised)" if normalize else "confusion matrix")
     )
     ax.figure.colorbar(im, ax=ax, fraction=0.046)
+    diagonal = ", ".join(
+        f"{n} {confusion[k, k]:.2f}" if normalize else f"{n} {int(confusion[k, k])}"
+        for k, n in enumerate(class_names)
+    )
+    kind = "share" if normalize else "count"
+    set_alt_text(
+        ax,
+        f"confusion matrix heat map, rows true class, columns predicted; "
+        f"correct {kind} per class: {diagonal}",
+    )
     return ax
 
 
@@ -307,8 +459,8 @@ def plot_architecture(model, to_file=None, dpi: int = 60, **kwargs):
         dpi: resolution of the PNG. kwargs: more ``plot_model`` options.
 
     Returns:
-        An ``IPython.display.Image`` (shown when it is the cell's last value), or None
-        when the summary was printed instead.
+        An ``IPython.display.Image`` with alt text (shown when it is the cell's last
+        value), or None when the summary was printed instead.
     """
     if not graphviz_available():
         print(
@@ -321,7 +473,16 @@ def plot_architecture(model, to_file=None, dpi: int = 60, **kwargs):
         to_file = Path(tempfile.mkdtemp(prefix="seglib-architecture-")) / f"{model.name}.png"
     options = {"show_shapes": True, "show_layer_names": True, "dpi": dpi}
     options.update(kwargs)
-    return keras.utils.plot_model(model, to_file=str(to_file), **options)
+    shown = keras.utils.plot_model(model, to_file=str(to_file), **options)
+    if shown is None:
+        return None
+    from IPython.display import Image
+
+    return Image(
+        filename=str(to_file),
+        alt=f"diagram of model {model.name}: its {len(model.layers)} layers from input to "
+        f"output with their output shapes ({model.count_params():,} parameters)",
+    )
 
 
 def plot_scores(table, metrics=("iou_pet", "iou_background", "iou_border", "mean_iou"), ax=None):
@@ -355,6 +516,11 @@ def plot_scores(table, metrics=("iou_pet", "iou_background", "iou_border", "mean
     ax.set_ylim(0, 1.15)
     ax.set_ylabel("score on the test photos")
     ax.legend(fontsize=8, ncols=len(metrics), loc="upper center")
+    rows = []
+    for model_name, row in table.iterrows():
+        values = ", ".join(f"{METRIC_LABELS.get(k, k)} {float(row[k]):.3f}" for k in metrics)
+        rows.append(f"{model_name}: {values}")
+    set_alt_text(ax, "bar chart of test scores per model; " + "; ".join(rows))
     return ax
 
 
@@ -383,6 +549,14 @@ def plot_differences(differences: dict, xlabel="difference in per-image IoU", ax
     ax.invert_yaxis()
     confidence = next(iter(differences.values())).confidence if differences else 0.95
     ax.set_xlabel(f"{xlabel} ({confidence:.0%} paired bootstrap interval)")
+    rows = [
+        f"{label} {d.mean:+.3f} ({d.low:+.3f} to {d.high:+.3f}, "
+        f"{'excludes zero' if d.excludes_zero else 'within noise'})"
+        for label, d in differences.items()
+    ]
+    set_alt_text(
+        ax, f"{xlabel} with {confidence:.0%} intervals and a zero line; " + "; ".join(rows)
+    )
     return ax
 
 
@@ -435,4 +609,14 @@ def show_worst(model, photos, per_image, image_size, k: int = 8, by: str = "mean
             f"#{int(index)}  {METRIC_LABELS.get(by, by)} {per_image.loc[index, by]:.2f}"
         )
     add_legend(fig)
+    scores = _rows([f"#{int(i)} {per_image.loc[i, by]:.2f}" for i in worst], limit=len(worst))
+    set_alt_text(
+        fig,
+        f"error analysis of the {len(worst)} test photos with the lowest "
+        f"{METRIC_LABELS.get(by, by)} ({scores}); each row: photo with true trimap, "
+        f"prediction, probability of pet, confidence; mask colours {COLOR_WORDS}",
+    )
     return fig
+
+
+enable_alt_text()

@@ -1,6 +1,7 @@
 import json
 import os
 
+import seglib
 from seglib import runner
 
 import nbformat
@@ -46,6 +47,13 @@ def test_runner_executes_records_metrics_and_keeps_source_clean(tmp_path, capsys
     printed = "".join(o.get("text", "") for o in executed.cells[2].outputs)
     assert "EPOCHS is 8" in printed
     assert json.loads((out / "01_ok.metrics.json").read_text())["demo"]["mean_iou"] == 1.0
+    # the run records the course site reads: status, wall time, smoke mode, overrides
+    ok_run = json.loads((out / "01_ok.run.json").read_text())
+    bad_run = json.loads((out / "02_bad.run.json").read_text())
+    assert ok_run["ok"] is True and bad_run["ok"] is False and "boom" in bad_run["error"]
+    assert ok_run["seconds"] > 0 and ok_run["parameters"] == {"EPOCHS": "8"}
+    assert ok_run["smoke"] is seglib.smoke_mode() and ok_run["cpu_count"] == os.cpu_count()
+    assert not list(out.glob("*.partial"))
     assert not any(c.get("outputs") for c in nbformat.read(source, as_version=4).cells)
     # the metrics file variable is for the kernels only, not left in the caller's environment
     assert runner.METRICS_VARIABLE not in os.environ

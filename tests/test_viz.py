@@ -93,6 +93,7 @@ def test_show_worst_ranks_photos_by_their_score():
     fig = viz.show_worst(model, photos, per_image, 16, k=3)
     row_labels = [fig.axes[4 * r].get_ylabel() for r in range(3)]
     assert [label.split()[0] for label in row_labels] == ["#1", "#3", "#0"]
+    assert "3 test photos with the lowest mIoU (#1 0.10, #3 0.30, #0 0.50)" in viz.alt_text(fig)
     plt.close(fig)
 
 
@@ -116,5 +117,122 @@ model.fit(x, y, epochs=3, verbose=0, callbacks=[viz.DisplayCallback(x[0], y[0], 
     assert "parameters before training:" in printed  # not erased by the callback
     shown = [o for o in outputs if o.output_type == "display_data"]
     assert any("image/png" in o.data for o in shown)  # the live figure
+    alts = [o.metadata.get("image/png", {}).get("alt", "") for o in shown if "image/png" in o.data]
+    assert alts and all("epoch" in a and "predicted mask" in a for a in alts)  # alt text too
     lines = [o.data["text/plain"] for o in shown if "epoch 3" in o.data.get("text/plain", "")]
     assert lines and "epoch 1" in lines[0]  # the epoch log, updated in place
+
+
+# Alt text: every figure seglib draws describes itself (issue 19).
+
+
+def _masks(n=2, size=8):
+    rng = np.random.default_rng(1)
+    return rng.random((n, size, size, 3)), rng.integers(0, 3, (n, size, size), dtype=np.uint8)
+
+
+def test_every_seglib_figure_carries_an_alt_text_generated_from_its_data():
+    images, masks = _masks()
+    fig = viz.show_masks(
+        images, masks, masks, titles=["test photo 12", "test photo 3"], suptitle="mIoU 0.71"
+    )
+    text = viz.alt_text(fig)
+    assert text.startswith("photo, true mask and predicted mask for 2 photos")
+    assert "test photo 12, test photo 3" in text and "mIoU 0.71" in text
+    assert "pet orange" in text
+    fig = viz.show_overlays(list(images), list(masks), titles=["a", "b"], suptitle="training")
+    assert viz.alt_text(fig).startswith("training: 2 photos with their masks blended over them")
+    history = {"loss": [0.9, 0.5], "val_loss": [1.0, 0.6], "mean_iou": [0.3, 0.4]}
+    text = viz.alt_text(viz.plot_history(history))
+    assert "training curves: loss, mean iou" in text
+    assert "loss: by epoch over 2 epochs, last epoch training 0.500, validation 0.600" in text
+    ax = viz.plot_confusion(np.array([[8, 2, 0], [1, 9, 0], [0, 5, 5]]), title="test")
+    assert "test: confusion matrix" in viz.alt_text(ax.figure)
+    assert "pet 0.80, background 0.90, border 0.50" in viz.alt_text(ax.figure)
+    table = pd.DataFrame({"iou_pet": [0.8], "mean_iou": [0.7]}, index=["model A"])
+    ax = viz.plot_scores(table, metrics=("iou_pet", "mean_iou"))
+    assert "model A: IoU pet 0.800, mIoU 0.700" in viz.alt_text(ax.figure)
+    ax = viz.plot_differences({"tuned - frozen": metrics.Difference(0.05, 0.02, 0.08, 0.95, 9)})
+    plt.title("fine-tuning")  # a title set afterwards leads the panel's text
+    assert viz.alt_text(ax.figure).startswith("fine-tuning: difference in per-image IoU")
+    assert "tuned - frozen +0.050 (+0.020 to +0.080, excludes zero)" in viz.alt_text(ax.figure)
+    plt.close("all")
+
+
+def test_panels_described_one_by_one_in_panel_order():
+    fig, axes = plt.subplots(1, 2)
+    viz.plot_confusion(np.eye(3), ax=axes[1], title="second")
+    viz.plot_confusion(np.eye(3), ax=axes[0], title="first")
+    text = viz.alt_text(fig)
+    assert text.index("first: confusion") < text.index("second: confusion")
+    plt.close(fig)
+
+
+def test_figures_seglib_did_not_draw_are_described_by_their_own_words():
+    fig, axes = plt.subplots(1, 2)
+    axes[0].set_title("class shares")
+    axes[0].set_ylabel("share of pixels")
+    fig.suptitle("the data")
+    assert viz.alt_text(fig) == "the data; figure with 2 panels: class shares (share of pixels)"
+    plt.close(fig)
+    fig, _ = plt.subplots()
+    assert viz.alt_text(fig) == "figure with 1 panel"  # never empty
+    plt.close(fig)
+    with pytest.raises(TypeError, match="Figure or Axes"):
+        viz.set_alt_text("not a figure", "text")
+
+
+def test_ipython_displays_a_figure_with_its_alt_text_as_image_metadata():
+    from types import SimpleNamespace
+
+    from IPython.core.formatters import DisplayFormatter
+    from IPython.core.pylabtools import print_figure
+    from matplotlib.figure import Figure
+
+    # A shell's formatters as the inline backend sets them up (no shell: no global state).
+    formatter = DisplayFormatter()
+    formatter.formatters["image/png"].for_type(Figure, lambda f: print_figure(f, "png"))
+    shell = SimpleNamespace(display_formatter=formatter)
+    assert viz.enable_alt_text(shell) is True
+    images, masks = _masks(1)
+    fig = viz.show_masks(images, masks, titles=["test photo 5"])
+    data, metadata = formatter.format(fig)
+    assert data["image/png"]  # the image still comes from matplotlib
+    assert metadata["image/png"]["alt"] == viz.alt_text(fig)
+    assert "test photo 5" in metadata["image/png"]["alt"]
+    plt.close(fig)
+    assert viz.enable_alt_text(None) in (True, False)  # outside IPython: nothing to do
+
+
+def test_show_result_describes_the_photo_and_the_cutout():
+    from seglib import inference
+
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    mask = np.zeros((30, 40), np.uint8)
+    mask[:, 20:] = 1
+    probabilities = np.zeros((30, 40, 3), np.float32)
+    result = inference.Segmentation(image, mask, probabilities, "cat.jpg", (16, 16))
+    fig = inference.show_result(result)
+    text = viz.alt_text(fig)
+    assert text.startswith("cat.jpg (40×30 px)") and "cut-out keeping pet" in text
+    assert "pet 50% of the pixels" in text
+    plt.close(fig)
+
+
+def test_plot_architecture_returns_the_diagram_with_alt_text(tmp_path, monkeypatch):
+    from PIL import Image
+
+    model = models.unet((32, 32, 3), depth=1, base_filters=2)
+
+    def fake_plot_model(model, to_file, **options):  # graphviz's part, not ours
+        Image.new("RGB", (8, 8)).save(to_file)
+        return object()
+
+    monkeypatch.setattr(viz, "graphviz_available", lambda: True)
+    monkeypatch.setattr(viz.keras.utils, "plot_model", fake_plot_model)
+    shown = viz.plot_architecture(model, to_file=tmp_path / "unet.png")
+    alt = f"diagram of model {model.name}: its {len(model.layers)} layers"
+    assert shown.alt.startswith(alt) and f"{model.count_params():,} parameters" in shown.alt
+    data, metadata = shown._repr_png_()
+    assert data and metadata["alt"] == shown.alt  # what IPython displays, with its alt
