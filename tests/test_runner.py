@@ -1,5 +1,6 @@
 import json
 import os
+import re
 
 from seglib import runner
 
@@ -60,10 +61,86 @@ def test_runner_refuses_parameters_without_a_parameters_cell(tmp_path):
 
 
 def test_parse_parameter():
-    assert runner.parse_parameter("EPOCHS=5") == ("EPOCHS", 5)
-    assert runner.parse_parameter("SOURCE=synthetic") == ("SOURCE", "synthetic")
+    assert runner.parse_parameter("EPOCHS=5") == ("EPOCHS", "5")
+    assert runner.convert_value("EPOCHS", "5", 3) == 5
+    assert runner.convert_value("SOURCE", "synthetic", "tfds") == "synthetic"
+    assert runner.convert_value("SOURCE", "'tfds'", "synthetic") == "tfds"
+    assert runner.convert_value("LR", "1", 0.5) == 1.0  # an int where a float is expected
+    assert runner.convert_value("SIZES", "[1, 2]", [3]) == [1, 2]
+    assert runner.convert_value("LIMIT", "8", None) == 8  # None: any literal
+    assert runner.convert_value("SMOKE", "True", False) is True
     with pytest.raises(Exception, match="NAME=VALUE"):
         runner.parse_parameter("5")
+
+
+@pytest.mark.parametrize(
+    "name, text, default, problem",
+    [
+        ("EPOCHS", "five", 3, "not a Python literal; EPOCHS expects int"),
+        ("LIMIT", "[1,2", [1], "not a Python literal"),
+        ("EPOCHS", "", 3, "empty value"),
+        ("LR", "(1,2)", 0.001, r"\(1, 2\) is tuple, but LR expects float"),
+        ("EPOCHS", "2.5", 3, "is float, but EPOCHS expects int"),
+        ("SMOKE", "1", False, "expects bool"),
+        ("SOURCE", "[1]", "tfds", "is list, but SOURCE expects str"),
+    ],
+)
+def test_bad_parameter_values_are_refused(name, text, default, problem):
+    with pytest.raises(runner.ParameterError, match=problem) as info:
+        runner.convert_value(name, text, default)
+    assert f"-p {name}=" in str(info.value)
+
+
+def _digest(folder):
+    import hashlib
+
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+@pytest.mark.parametrize(
+    "args, problem",
+    [
+        (["-p", "EPOCH=5"], "has no parameter 'EPOCH'. Did you mean EPOCHS"),
+        (["-p", "EPOCHS=five"], "not a Python literal"),
+        (["-p", "EPOCHS=(1,2)"], "expects int"),
+        (["-p", "EPOCHS="], "empty value"),
+        (["--out", "."], "would replace the source notebook"),
+        (["--out", "linked"], "would replace the source notebook"),
+        (["MISSING"], "no such notebook: .*missing.ipynb"),
+    ],
+)
+def test_runner_refuses_before_running_anything(tmp_path, capsys, monkeypatch, args, problem):
+    monkeypatch.chdir(tmp_path)
+    _notebook(tmp_path / "a.ipynb", "print(EPOCHS)")
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "a.ipynb").symlink_to(tmp_path / "a.ipynb")
+    before = _digest(tmp_path)
+    notebooks = ["a.ipynb", "missing.ipynb"] if args == ["MISSING"] else ["a.ipynb"]
+    args = [] if args == ["MISSING"] else args
+    status = runner.main(notebooks + ["--out", "build"] + args)
+    captured = capsys.readouterr()
+    assert status == 2
+    assert re.search(problem, captured.err), captured.err
+    assert "Traceback" not in captured.err + captured.out
+    assert "running" not in captured.out  # nothing ran
+    assert not (tmp_path / "build").exists()
+    assert _digest(tmp_path) == before  # the source notebook is untouched
+
+
+def test_unknown_parameter_lists_the_known_ones(tmp_path):
+    path = _notebook(tmp_path / "x.ipynb", params="EPOCHS = 3\nSOURCE = 'synthetic'\nLR = 1e-3")
+    with pytest.raises(runner.ParameterError, match="Its parameters are: EPOCHS, SOURCE, LR"):
+        runner.check_parameters(path, {"EPOCH": "5"}, from_command_line=True)
+    assert runner.check_parameters(path, {"LR": "1", "SOURCE": "tfds"}, True) == {
+        "LR": 1.0,
+        "SOURCE": "tfds",
+    }
+    with pytest.raises(runner.ParameterError, match="expects int"):
+        runner.check_parameters(path, {"EPOCHS": "3"})  # from Python: a str is not an int
 
 
 def test_relative_data_paths_are_made_absolute_for_the_kernels(tmp_path, monkeypatch):
