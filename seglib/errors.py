@@ -25,3 +25,8 @@ class ModelError(SeglibError, ValueError):
 class ExportError(SeglibError, ValueError):
     """An export cannot be written or run: the target exists (seglib never overwrites), an
     unknown quantization, bad calibration images, or an unreadable LiteRT file (names it)."""
+
+
+class OutputError(SeglibError, OSError):
+    """Results cannot be written: the target folder is a file, the disk is full, no
+    permission, ... (names the file and the reason; nothing half-written is left)."""
