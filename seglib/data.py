@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -187,7 +188,7 @@ def _file_key(path: str) -> tuple:
 
 
 def _tf_reason(error: Exception) -> str:
-    text = getattr(error, "message", None) or str(error)
+    text = re.sub(r"\{\{[^}]*\}\}\s*", "", getattr(error, "message", None) or str(error))
     return text.strip().splitlines()[0] if text.strip() else type(error).__name__
 
 

@@ -511,6 +511,74 @@ def _jpeg_is_complete(image_bytes):
     return eoi > sos
 
 
+def _png_is_complete(image_bytes):
+    """True when a PNG ends with its IEND chunk (a PNG cut short has none)."""
+    tail = tf.strings.substr(image_bytes, tf.maximum(tf.strings.length(image_bytes) - 8, 0), 8)
+    return tf.equal(tail, b"IEND\xaeB`\x82")
+
+
+def _exif_orientation(image_bytes):
+    """The EXIF orientation (tag 0x0112, 1..8) of a JPEG, as int64; 1 when there is none.
+
+    Walks the JPEG's markers up to the first scan to find the APP1 ``Exif`` segment, then
+    reads IFD0 of its TIFF block (either byte order), as ``PIL.ImageOps.exif_transpose``
+    does. Every read is clipped to the file, so a damaged EXIF block gives 1, not an error.
+    """
+    u8 = tf.cast(tf.io.decode_raw(image_bytes, tf.uint8), tf.int64)
+    n = tf.size(u8, out_type=tf.int64)
+
+    def byte(i):
+        return tf.gather(u8, tf.clip_by_value(i, 0, tf.maximum(n - 1, 0)))
+
+    def u16(i, big):
+        return tf.where(big, byte(i) * 256 + byte(i + 1), byte(i) + byte(i + 1) * 256)
+
+    def u32(i, big):
+        return tf.where(
+            big, u16(i, big) * 65536 + u16(i + 2, big), u16(i, big) + u16(i + 2, big) * 65536
+        )
+
+    def more(pos, found, steps):
+        at_marker = tf.equal(byte(pos), 255) & tf.not_equal(byte(pos + 1), 0xDA)
+        return (found < 0) & (pos + 4 <= n) & (steps < 64) & at_marker
+
+    def step(pos, found, steps):
+        exif = tf.equal(byte(pos + 1), 0xE1)
+        for k, char in enumerate(b"Exif"):
+            exif = exif & tf.equal(byte(pos + 4 + k), char)
+        found = tf.where(exif, pos + 10, found)
+        return pos + 2 + byte(pos + 2) * 256 + byte(pos + 3), found, steps + 1
+
+    start = (tf.constant(2, tf.int64), tf.constant(-1, tf.int64), tf.constant(0, tf.int64))
+    _, tiff, _ = tf.while_loop(more, step, start)
+    big = tf.equal(byte(tiff), ord("M"))
+    ifd = tiff + u32(tiff + 4, big)
+    k = tf.range(64, dtype=tf.int64)
+    entry = ifd + 2 + 12 * k
+    match = (k < u16(ifd, big)) & (entry + 12 <= n) & tf.equal(u16(entry, big), 0x0112)
+    orientation = tf.reduce_max(tf.where(match, u16(entry + 8, big), 0))
+    valid = (tiff >= 0) & (orientation >= 1) & (orientation <= 8)
+    return tf.where(valid, orientation, 1)
+
+
+def _upright(image, orientation):
+    """Turn ``[H, W, C]`` upright by an EXIF orientation, as ``PIL.ImageOps.exif_transpose``."""
+    transposed = lambda: tf.transpose(image, [1, 0, 2])  # noqa: E731
+    return tf.switch_case(
+        tf.cast(orientation - 1, tf.int32),
+        [
+            lambda: image,  # 1: upright
+            lambda: image[:, ::-1],  # 2: mirrored
+            lambda: image[::-1, ::-1],  # 3: rotated 180
+            lambda: image[::-1],  # 4: flipped
+            transposed,  # 5: transposed
+            lambda: tf.image.rot90(image, k=3),  # 6: Pillow's ROTATE_270
+            lambda: transposed()[::-1, ::-1],  # 7: transverse
+            lambda: tf.image.rot90(image, k=1),  # 8: Pillow's ROTATE_90
+        ],
+    )
+
+
 def _composite_over_white(rgba):
     """uint8 ``[H, W, 4]`` -> uint8 ``[H, W, 3]``, as :mod:`seglib.inference` composites."""
     alpha = tf.cast(rgba[..., 3:], tf.float32) / 255.0
@@ -551,8 +619,9 @@ class _Segmenter(tf.Module):
         length = tf.strings.length(image_bytes)
         with tf.control_dependencies(
             [_check(length > 0, "image_bytes is empty (0 bytes): no photo was sent")]
-        ):
-            is_jpeg = tf.io.is_jpeg(image_bytes)
+        ):  # every later op reads the bytes through this identity: the checks run first
+            image_bytes = tf.identity(image_bytes)
+        is_jpeg = tf.io.is_jpeg(image_bytes)
         is_png = tf.equal(tf.strings.substr(image_bytes, 0, 8, "BYTE"), _PNG_SIGNATURE)
         is_gif = tf.equal(tf.strings.substr(image_bytes, 0, 4, "BYTE"), b"GIF8")
         is_bmp = tf.equal(tf.strings.substr(image_bytes, 0, 2, "BYTE"), b"BM")
@@ -571,6 +640,11 @@ class _Segmenter(tf.Module):
                     "image data); was the upload interrupted?",
                 ),
                 _check(
+                    tf.logical_not(is_png) | _png_is_complete(image_bytes),
+                    "image_bytes: the PNG is truncated (it does not end with an IEND chunk); "
+                    "was the upload interrupted?",
+                ),
+                _check(
                     is_jpeg | (length >= 26),
                     "image_bytes is truncated: only",
                     length,
@@ -578,7 +652,8 @@ class _Segmenter(tf.Module):
                 ),
             ]
         ):
-            width, height = _header_size(image_bytes, is_jpeg, is_png, is_gif)
+            image_bytes = tf.identity(image_bytes)
+        width, height = _header_size(image_bytes, is_jpeg, is_png, is_gif)
         limit = tf.constant(self.max_pixels, tf.int64)
         size_checks = [
             _check(
@@ -600,25 +675,30 @@ class _Segmenter(tf.Module):
             ),
         ]
         with tf.control_dependencies(size_checks):
-            # Decode by content to RGB uint8 [H, W, 3], as seglib.inference.load_image:
-            # JPEG with the accurate integer DCT, as Pillow decodes (TF's default, the fast
-            # DCT, differs by a few levels); PNG with transparency over white; GIF's first
-            # frame; BMP.
-            image = tf.case(
-                [
-                    (
-                        is_jpeg,
-                        lambda: tf.io.decode_jpeg(
-                            image_bytes, channels=3, dct_method="INTEGER_ACCURATE"
-                        ),
+            image_bytes = tf.identity(image_bytes)
+        # Decode by content to RGB uint8 [H, W, 3], as seglib.inference.load_image:
+        # JPEG with the accurate integer DCT, as Pillow decodes (TF's default, the fast
+        # DCT, differs by a few levels); PNG with transparency over white; GIF's first
+        # frame; BMP.
+        image = tf.case(
+            [
+                (
+                    is_jpeg,
+                    lambda: tf.io.decode_jpeg(
+                        image_bytes, channels=3, dct_method="INTEGER_ACCURATE"
                     ),
-                    (is_png, lambda: _decode_png(image_bytes)),
-                ],
-                default=lambda: tf.io.decode_image(
-                    image_bytes, channels=3, expand_animations=False
                 ),
-                exclusive=False,
-            )
+                (is_png, lambda: _decode_png(image_bytes)),
+            ],
+            default=lambda: tf.io.decode_image(image_bytes, channels=3, expand_animations=False),
+            exclusive=False,
+        )
+        image.set_shape([None, None, 3])
+        # Upright by the EXIF orientation, as segment (phones store the sensor's pixels).
+        orientation = tf.cond(
+            is_jpeg, lambda: _exif_orientation(image_bytes), lambda: tf.constant(1, tf.int64)
+        )
+        image = _upright(image, orientation)
         image.set_shape([None, None, 3])
         # The very preprocessing training uses: bilinear + antialias resize, / 255.
         x = data.preprocess_image(image, self.size)
@@ -647,16 +727,16 @@ def serving_model(model: keras.Model, max_pixels: int = DEFAULT_MAX_PIXELS) -> t
     (JPEG SOF marker, PNG IHDR, GIF screen, BMP header) and a photo over ``max_pixels`` is
     refused **before decoding** (a 76 KB PNG can unpack to 20000 x 20000 pixels); PNG
     transparency is composited over white and 16-bit PNGs are scaled by 255/65535, as
-    :func:`seglib.inference.load_image` does. Bad input stops the graph with an
+    :func:`seglib.inference.load_image` does; a JPEG's EXIF orientation is read in the
+    graph and the photo turned upright (the mask has the upright photo's size, as
+    ``segment``'s). Bad input stops the graph with an
     ``InvalidArgumentError`` whose message says what is wrong: a batch instead of one
     photo, empty bytes, not a JPEG/PNG/GIF/BMP (the first bytes are shown), a header too
-    short, over the pixel limit (width and height shown), a JPEG cut short.
+    short, over the pixel limit (width and height shown), a JPEG or PNG cut short.
 
     Differences from :func:`seglib.inference.segment`, which decodes with Pillow (each
-    tested in ``tests/test_hostile_inputs.py``): the graph ignores the EXIF orientation
-    (TensorFlow has no op for it; the mask comes back in the stored orientation, so send
-    upright photos, e.g. ``PIL.ImageOps.exif_transpose`` before encoding); a transparent
-    GIF colour is not composited over white; WebP and TIFF are refused; damage that
+    tested in ``tests/test_hostile_inputs.py``): the EXIF orientation of a PNG or WebP
+    (rare; phones write JPEG or HEIC) is ignored; a transparent GIF colour is not composited over white; WebP and TIFF are refused; damage that
     Pillow decodes around (corrupt data inside an otherwise complete JPEG) may give
     TensorFlow's own decode error.
 

@@ -29,6 +29,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from seglib.errors import SeglibError
+
 METRICS_VARIABLE = "SEGLIB_METRICS_FILE"
 
 
@@ -45,7 +47,7 @@ def parse_parameter(text: str) -> tuple[str, str]:
     return name, value
 
 
-class ParameterError(ValueError):
+class ParameterError(SeglibError, ValueError):
     """A ``-p`` override the notebook cannot take: unknown name, or a value of the wrong type."""
 
 
