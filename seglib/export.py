@@ -626,12 +626,15 @@ class _Segmenter(tf.Module):
         is_gif = tf.equal(tf.strings.substr(image_bytes, 0, 4, "BYTE"), b"GIF8")
         is_bmp = tf.equal(tf.strings.substr(image_bytes, 0, 2, "BYTE"), b"BM")
         known = is_jpeg | is_png | is_gif | is_bmp
-        first = tf.strings.substr(image_bytes, 0, tf.minimum(length, 8), "BYTE")
+        # The first bytes as numbers: binary text in an assertion message would not decode.
+        first = tf.io.decode_raw(
+            tf.strings.substr(image_bytes, 0, tf.minimum(length, 8), "BYTE"), tf.uint8
+        )
         with tf.control_dependencies(
             [
                 _check(
                     known,
-                    "image_bytes is not a JPEG, PNG, GIF or BMP image; it starts with",
+                    "image_bytes is not a JPEG, PNG, GIF or BMP image; its first bytes are",
                     first,
                 ),
                 _check(

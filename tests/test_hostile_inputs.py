@@ -797,6 +797,7 @@ def _photos() -> dict:
         "empty": b"",
         "text": b"just some words, not a photo" * 4,
         "html": b"<!doctype html><title>404</title>" * 4,
+        "random bytes": np.random.default_rng(5).integers(0, 256, 999, np.uint8).tobytes(),
         "truncated jpeg": encode(base, "JPEG")[:700],
         "truncated jpeg (header only)": encode(base, "JPEG")[:200],
         "truncated png": encode(base)[:-30],
@@ -809,8 +810,23 @@ def _photos() -> dict:
     return corpus
 
 
-#: What the serving function refuses and segment accepts, by design (see serving_model).
-SERVING_ONLY_REFUSES: set = set()
+def test_serving_model_documented_differences():
+    """TIFF and WebP: segment reads them (Pillow), the graph refuses them by name; a PNG's
+    EXIF orientation: segment turns the photo, the graph keeps the stored orientation."""
+    model = colour_model()
+    module = export.serving_model(model)  # keep it: serve holds only a weak reference
+    serve = module.serve
+    base = photo(30, 50)
+    for fmt in ("TIFF", "WEBP"):
+        content = encode(base, fmt)
+        assert inference.segment(content, model).mask.shape == (30, 50)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="not a JPEG, PNG, GIF or BMP"):
+            serve(tf.constant(content))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    content = encode(base, "PNG", exif=exif.tobytes())
+    assert inference.segment(content, model).mask.shape == (50, 30)
+    assert serve(tf.constant(content))["mask"].shape == (30, 50)
 
 
 def test_serving_model_agrees_with_segment(tmp_path):
