@@ -63,6 +63,17 @@ _TYPE_NAMES = {
 }
 
 
+class _Expression:
+    """The default of a parameter assigned something other than a literal (a call, say)."""
+
+    def __repr__(self) -> str:
+        return "an expression"
+
+
+#: Stands for a default that is not a literal: any literal, or a bare word, is taken.
+EXPRESSION = _Expression()
+
+
 def _type_name(value) -> str:
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
@@ -74,7 +85,9 @@ def convert_value(name: str, text: str, default):
     (``-p SOURCE=synthetic``) stays a string only where the default is a string. The
     value must have the default's type (``bool``, ``int``, ``float``, ``str``, ``None``,
     ``list``, ``tuple``, ``dict``); an int where the default is a float is fine (it becomes
-    a float). A default of ``None`` takes any literal (None means "not set").
+    a float). A default of ``None`` takes any literal (None means "not set"); a default
+    that is not a literal (:data:`EXPRESSION`, e.g. ``SOURCE = config.data_source()``)
+    takes any literal or a bare word.
 
     Raises:
         ParameterError: empty value, not a literal where the default is not a string, or
@@ -87,10 +100,11 @@ def convert_value(name: str, text: str, default):
     try:
         value = ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        if isinstance(default, str):
+        if isinstance(default, str) or default is EXPRESSION:
             return text
+        expected = "a Python literal" if default is None else _type_name(default)
         raise ParameterError(
-            f"-p {name}={text}: not a Python literal; {name} expects {_type_name(default)} "
+            f"-p {name}={text}: not a Python literal; {name} expects {expected} "
             f"(default {default!r}). Quote strings: -p {name}=\"'...'\""
         ) from None
     return _match_default(name, value, default, text.strip())
@@ -98,7 +112,7 @@ def convert_value(name: str, text: str, default):
 
 def _match_default(name: str, value, default, text: str | None = None):
     """``value`` if it has ``default``'s type (int for float is fine), else ParameterError."""
-    if default is None or type(value) is type(default):
+    if default is None or default is EXPRESSION or type(value) is type(default):
         return value
     if isinstance(default, float) and type(value) is int:
         return float(value)
@@ -116,8 +130,8 @@ def notebook_parameters(path: Path) -> dict:
     """The defaults of a notebook's ``parameters`` cell: ``{NAME: value}`` (literals only).
 
     Reads the cell tagged ``parameters`` without running it: every top-level
-    ``NAME = <literal>`` assignment (names assigned something else map to a placeholder
-    that accepts any literal, ``None``).
+    ``NAME = <literal>`` assignment (names assigned something else, such as
+    ``SOURCE = config.data_source()``, map to :data:`EXPRESSION`).
 
     Raises:
         ValueError: no cell tagged ``parameters``, or the file is not a notebook.
@@ -148,8 +162,8 @@ def notebook_parameters(path: Path) -> dict:
                 if isinstance(target, ast.Name):
                     try:
                         defaults[target.id] = ast.literal_eval(node.value)
-                    except (ValueError, TypeError, SyntaxError):
-                        defaults[target.id] = None
+                    except (ValueError, TypeError, SyntaxError, RecursionError):
+                        defaults[target.id] = EXPRESSION
     return defaults
 
 

@@ -103,6 +103,16 @@ def test_unknown_parameter_lists_the_known_ones(tmp_path):
         runner.check_parameters(path, {"EPOCHS": "3"})  # from Python: a str is not an int
 
 
+def test_parameters_computed_in_the_cell_take_a_word_or_any_literal(tmp_path):
+    params = "from seglib import config\nSOURCE = config.data_source()\nLIMIT = None"
+    path = _notebook(tmp_path / "x.ipynb", params=params)
+    assert runner.notebook_parameters(path) == {"SOURCE": runner.EXPRESSION, "LIMIT": None}
+    values = {"SOURCE": "../data/pets", "LIMIT": "8"}
+    assert runner.check_parameters(path, values, True) == {"SOURCE": "../data/pets", "LIMIT": 8}
+    with pytest.raises(runner.ParameterError, match="not a Python literal"):
+        runner.check_parameters(path, {"LIMIT": "eight"}, True)
+
+
 def test_relative_data_paths_are_made_absolute_for_the_kernels(tmp_path, monkeypatch):
     (tmp_path / "pets").mkdir()
     monkeypatch.chdir(tmp_path)
