@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -267,6 +268,16 @@ def absolute_path_variables(environ=None) -> dict:
     return changed
 
 
+class _CheckedParameters(logging.Filter):
+    """Drop papermill's "Passed unknown parameter" and "Unable to parse line" warnings: the
+    runner checked every name against the parameters cell already, and papermill's own
+    reading misses names assigned an expression (``LIMIT = 24 if SMOKE else None``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not message.startswith(("Passed unknown parameter", "Unable to parse line"))
+
+
 def run_notebook(
     source: Path, out_dir: Path, timeout: int | None = None, parameters: dict | None = None
 ) -> dict:
@@ -288,6 +299,11 @@ def run_notebook(
     """
     import papermill as pm
     from jupyter_client.manager import KernelManager
+
+    for name in ("papermill", "papermill.translators"):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _CheckedParameters) for f in log.filters):
+            log.addFilter(_CheckedParameters())
 
     source, out_dir = Path(source), Path(out_dir)
     if not source.is_file():
