@@ -501,6 +501,10 @@ def model_input_size(model: keras.Model) -> tuple[int, int]:
     return (height or DEFAULT_INPUT_SIZE, width or DEFAULT_INPUT_SIZE)
 
 
+#: Measured strides: ``{id(model): (weak reference to the model, stride)}``.
+_strides: dict = {}
+
+
 def model_stride(model: keras.Model) -> int:
     """The model's total stride: the input sides it takes are multiples of it.
 
@@ -529,9 +533,6 @@ def model_stride(model: keras.Model) -> int:
             _strides[id(model)] = (weakref.ref(model), side)
             return side
     raise ModelError("the model maps no input size up to 256 x 256 to logits of its size")
-
-
-_strides: dict = {}
 
 
 def _check_input_size(model: keras.Model, input_size) -> tuple[int, int]:

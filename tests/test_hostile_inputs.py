@@ -859,6 +859,9 @@ def test_serving_model_agrees_with_segment(tmp_path):
     assert tally["accepted by both, masks agree"] >= 15 and tally["refused by both, readable"] >= 8
 
 
+@pytest.mark.skipif(
+    not Path("/proc/self/clear_refs").exists(), reason="measures peak memory through Linux /proc"
+)
 def test_serving_refuses_a_20000_pixel_square_before_decoding(tmp_path):
     """Peak memory of the serving function on a 20000x20000 PNG, in a fresh process."""
     path = tmp_path / "bomb.png"
@@ -914,6 +917,7 @@ def test_serving_refuses_a_20000_pixel_square_before_decoding(tmp_path):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="needs resource.RLIMIT_FSIZE")
 def test_save_outputs_on_a_full_disk_leaves_nothing_behind(tmp_path):
     """A file-size limit of 60 KB (RLIMIT_FSIZE) in a child process stands in for a full disk."""
     out = tmp_path / "out"
