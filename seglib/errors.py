@@ -31,3 +31,8 @@ class CalibrationError(SeglibError, ValueError):
     """A temperature or test-time augmentation setting is invalid (a temperature that is not
     a finite number above 0, a scale that is not above 0), or a stored calibration file
     cannot be read or does not fit its model (the message names the argument or file)."""
+
+
+class OutputError(SeglibError, OSError):
+    """Results cannot be written: the target folder is a file, the disk is full, no
+    permission, ... (names the file and the reason; nothing half-written is left)."""

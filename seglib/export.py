@@ -57,7 +57,7 @@ from pathlib import Path
 from seglib import data
 from seglib.config import quiet_stderr
 from seglib.errors import ExportError
-from seglib.inference import check_model, model_input_size
+from seglib.inference import DEFAULT_MAX_PIXELS, check_model, model_input_size
 
 import keras
 import numpy as np
@@ -136,6 +136,20 @@ def _representative(calibration, size: tuple[int, int]):
                 )
             for single in batch:
                 count += 1
+                finite = np.isfinite(single)
+                low = float(single[finite].min()) if finite.any() else float("nan")
+                high = float(single[finite].max()) if finite.any() else float("nan")
+                if not finite.all() or low < 0.0 or high > 1.0:
+                    problem = (
+                        f"holds {int((~finite).sum())} NaN or infinite values"
+                        if not finite.all()
+                        else f"holds values {low:g}..{high:g}"
+                    )
+                    raise ExportError(
+                        f"calibration image {count} (counting from 1) {problem}; calibration "
+                        "images must be finite and in [0, 1], as the model takes them (for "
+                        "0..255 photos use seglib.data.preprocess_image, or divide by 255)"
+                    )
                 yield [single[None]]
         if count == 0:
             raise ExportError("the calibration dataset is empty: int8 needs training photos")
@@ -261,7 +275,8 @@ def to_litert(
     Raises:
         ModelError: the model breaks the convention (:func:`~seglib.inference.check_model`).
         ExportError: ``path`` exists, ``quantization`` is unknown, or the calibration
-            images are empty or of the wrong shape.
+            images are empty, of the wrong shape, or not finite values in [0, 1] (the
+            message names the first bad image and the range found).
         DataError: the default calibration source cannot be read.
     """
     path = _check_new_path(path)
@@ -352,13 +367,22 @@ class LiteRTModel:
         The file takes one photo at a time; a batch runs photo by photo.
 
         Raises:
-            ExportError: the images are not ``[B, H, W, 3]`` at the file's input size.
+            ExportError: the images are not ``[B, H, W, 3]`` at the file's input size, or
+                hold NaN or infinite values.
         """
-        images = np.asarray(images, dtype=np.float32)
+        try:
+            images = np.asarray(images, dtype=np.float32)
+        except (TypeError, ValueError) as e:
+            raise ExportError(f"{self.path}: images must be a float array ({e})") from e
         if images.ndim != 4 or tuple(images.shape[1:3]) != self.input_size:
             raise ExportError(
                 f"{self.path}: expected images [B, {self.input_size[0]}, {self.input_size[1]}, "
                 f"3] in [0, 1], got shape {images.shape}"
+            )
+        if not np.isfinite(images).all():
+            raise ExportError(
+                f"{self.path}: the images hold {int((~np.isfinite(images)).sum())} NaN or "
+                "infinite values; the model takes finite values in [0, 1]"
             )
         outputs = []
         for image in images:
@@ -428,22 +452,256 @@ def litert_predict(path: str | os.PathLike, images, num_threads: int | None = No
 # ---------------------------------------------------------------------------
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _check(condition, *message):
+    """An in-graph assertion whose message is the readable text ``message``."""
+    return tf.debugging.Assert(condition, list(message), summarize=8)
+
+
+def _uint(u8, start: int, count: int, big_endian: bool):
+    """Unsigned integer of ``count`` bytes at ``start`` of a uint8 vector, as int64."""
+    data = tf.cast(u8[start : start + count], tf.int64)
+    order = range(count - 1, -1, -1) if big_endian else range(count)
+    return tf.add_n([data[i] * (256**k) for k, i in enumerate(order)])
+
+
+def _header_size(image_bytes, is_jpeg, is_png, is_gif):
+    """``(width, height)`` int64 from the header, without decoding the pixels.
+
+    JPEG: ``tf.io.extract_jpeg_shape`` (reads the SOF marker); PNG: the IHDR chunk (bytes
+    16..23, big-endian); GIF: the logical screen (bytes 6..9, little-endian); BMP: bytes
+    18..25 (little-endian, signed; the height is negative for top-down files).
+    """
+    head = tf.io.decode_raw(
+        tf.strings.substr(tf.strings.join([image_bytes, b"\0" * 32]), 0, 32), tf.uint8
+    )
+
+    def jpeg():
+        shape = tf.cast(tf.io.extract_jpeg_shape(image_bytes), tf.int64)
+        return shape[1], shape[0]
+
+    def png():
+        return _uint(head, 16, 4, True), _uint(head, 20, 4, True)
+
+    def gif():
+        return _uint(head, 6, 2, False), _uint(head, 8, 2, False)
+
+    def bmp():
+        width, height = _uint(head, 18, 4, False), _uint(head, 22, 4, False)
+        signed = tf.where(height >= 2**31, 2**32 - height, height)
+        return width, signed
+
+    return tf.case([(is_jpeg, jpeg), (is_png, png), (is_gif, gif)], default=bmp, exclusive=False)
+
+
+def _jpeg_is_complete(image_bytes):
+    """True when an end-of-image marker (FF D9) follows the last start-of-scan (FF DA).
+
+    A JPEG cut short (an interrupted upload) has no end marker after its image data. Inside
+    the entropy-coded data every FF byte is followed by 00 or a restart marker, so the last
+    FF DA is the last scan, even with an EXIF thumbnail (a small JPEG) in the header.
+    """
+    u8 = tf.io.decode_raw(image_bytes, tf.uint8)
+    ff = tf.equal(u8[:-1], 255)
+    index = tf.range(tf.size(u8) - 1, dtype=tf.int32)
+    sos = tf.reduce_max(tf.where(ff & tf.equal(u8[1:], 0xDA), index, -1))
+    eoi = tf.reduce_max(tf.where(ff & tf.equal(u8[1:], 0xD9), index, -1))
+    return eoi > sos
+
+
+def _png_is_complete(image_bytes):
+    """True when a PNG ends with its IEND chunk (a PNG cut short has none)."""
+    tail = tf.strings.substr(image_bytes, tf.maximum(tf.strings.length(image_bytes) - 8, 0), 8)
+    return tf.equal(tail, b"IEND\xaeB`\x82")
+
+
+def _exif_orientation(image_bytes):
+    """The EXIF orientation (tag 0x0112, 1..8) of a JPEG, as int64; 1 when there is none.
+
+    Walks the JPEG's markers up to the first scan to find the APP1 ``Exif`` segment, then
+    reads IFD0 of its TIFF block (either byte order), as ``PIL.ImageOps.exif_transpose``
+    does. Every read is clipped to the file, so a damaged EXIF block gives 1, not an error.
+    """
+    u8 = tf.cast(tf.io.decode_raw(image_bytes, tf.uint8), tf.int64)
+    n = tf.size(u8, out_type=tf.int64)
+
+    def byte(i):
+        return tf.gather(u8, tf.clip_by_value(i, 0, tf.maximum(n - 1, 0)))
+
+    def u16(i, big):
+        return tf.where(big, byte(i) * 256 + byte(i + 1), byte(i) + byte(i + 1) * 256)
+
+    def u32(i, big):
+        return tf.where(
+            big, u16(i, big) * 65536 + u16(i + 2, big), u16(i, big) + u16(i + 2, big) * 65536
+        )
+
+    def more(pos, found, steps):
+        at_marker = tf.equal(byte(pos), 255) & tf.not_equal(byte(pos + 1), 0xDA)
+        return (found < 0) & (pos + 4 <= n) & (steps < 64) & at_marker
+
+    def step(pos, found, steps):
+        exif = tf.equal(byte(pos + 1), 0xE1)
+        for k, char in enumerate(b"Exif"):
+            exif = exif & tf.equal(byte(pos + 4 + k), char)
+        found = tf.where(exif, pos + 10, found)
+        return pos + 2 + byte(pos + 2) * 256 + byte(pos + 3), found, steps + 1
+
+    start = (tf.constant(2, tf.int64), tf.constant(-1, tf.int64), tf.constant(0, tf.int64))
+    _, tiff, _ = tf.while_loop(more, step, start)
+    big = tf.equal(byte(tiff), ord("M"))
+    ifd = tiff + u32(tiff + 4, big)
+    k = tf.range(64, dtype=tf.int64)
+    entry = ifd + 2 + 12 * k
+    match = (k < u16(ifd, big)) & (entry + 12 <= n) & tf.equal(u16(entry, big), 0x0112)
+    orientation = tf.reduce_max(tf.where(match, u16(entry + 8, big), 0))
+    valid = (tiff >= 0) & (orientation >= 1) & (orientation <= 8)
+    return tf.where(valid, orientation, 1)
+
+
+def _upright(image, orientation):
+    """Turn ``[H, W, C]`` upright by an EXIF orientation, as ``PIL.ImageOps.exif_transpose``."""
+    transposed = lambda: tf.transpose(image, [1, 0, 2])  # noqa: E731
+    return tf.switch_case(
+        tf.cast(orientation - 1, tf.int32),
+        [
+            lambda: image,  # 1: upright
+            lambda: image[:, ::-1],  # 2: mirrored
+            lambda: image[::-1, ::-1],  # 3: rotated 180
+            lambda: image[::-1],  # 4: flipped
+            transposed,  # 5: transposed
+            lambda: tf.image.rot90(image, k=3),  # 6: Pillow's ROTATE_270
+            lambda: transposed()[::-1, ::-1],  # 7: transverse
+            lambda: tf.image.rot90(image, k=1),  # 8: Pillow's ROTATE_90
+        ],
+    )
+
+
+def _composite_over_white(rgba):
+    """uint8 ``[H, W, 4]`` -> uint8 ``[H, W, 3]``, as :mod:`seglib.inference` composites."""
+    alpha = tf.cast(rgba[..., 3:], tf.float32) / 255.0
+    blended = tf.cast(rgba[..., :3], tf.float32) * alpha + 255.0 * (1.0 - alpha)
+    return tf.cast(tf.clip_by_value(tf.round(blended), 0, 255), tf.uint8)
+
+
+def _decode_png(image_bytes):
+    """PNG -> RGB uint8 as :func:`seglib.inference.load_image` gives it: 16 bits scaled by
+    255/65535 and rounded, transparency composited over white."""
+    wide = tf.cast(tf.io.decode_png(image_bytes, channels=4, dtype=tf.uint16), tf.float32)
+    rgba = tf.cast(tf.round(wide * (255.0 / 65535.0)), tf.uint8)
+    return _composite_over_white(rgba)
+
+
 class _Segmenter(tf.Module):
-    def __init__(self, model: keras.Model, size: tuple[int, int]):
+    def __init__(self, model: keras.Model, size: tuple[int, int], max_pixels: int):
         super().__init__(name="segmenter")
         self.model = model
         self.size = size
+        self.max_pixels = int(max_pixels)
 
-    @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="image_bytes")])
+    @tf.function(input_signature=[tf.TensorSpec(None, tf.string, name="image_bytes")])
     def serve(self, image_bytes):
-        # Decode by content (JPEG, PNG, GIF: first frame, BMP) to RGB uint8 [H, W, 3]. JPEG
-        # with the accurate integer DCT, as Pillow decodes it (TF's default, the fast DCT,
-        # differs by up to a few levels per pixel).
-        image = tf.cond(
-            tf.io.is_jpeg(image_bytes),
-            lambda: tf.io.decode_jpeg(image_bytes, channels=3, dct_method="INTEGER_ACCURATE"),
-            lambda: tf.io.decode_image(image_bytes, channels=3, expand_animations=False),
+        # Readable refusals first (in-graph assertions): one photo, not empty, a known
+        # format, not over the pixel limit (from the header, before decoding), not cut short.
+        shape = tf.shape(image_bytes)
+        checks = [
+            _check(
+                tf.equal(tf.size(image_bytes), 1),
+                "image_bytes must be ONE encoded photo (a scalar string); got a tensor of shape",
+                shape,
+                "- send one photo per call",
+            )
+        ]
+        with tf.control_dependencies(checks):
+            image_bytes = tf.reshape(image_bytes, [])
+        length = tf.strings.length(image_bytes)
+        with tf.control_dependencies(
+            [_check(length > 0, "image_bytes is empty (0 bytes): no photo was sent")]
+        ):  # every later op reads the bytes through this identity: the checks run first
+            image_bytes = tf.identity(image_bytes)
+        is_jpeg = tf.io.is_jpeg(image_bytes)
+        is_png = tf.equal(tf.strings.substr(image_bytes, 0, 8, "BYTE"), _PNG_SIGNATURE)
+        is_gif = tf.equal(tf.strings.substr(image_bytes, 0, 4, "BYTE"), b"GIF8")
+        is_bmp = tf.equal(tf.strings.substr(image_bytes, 0, 2, "BYTE"), b"BM")
+        known = is_jpeg | is_png | is_gif | is_bmp
+        # The first bytes as numbers: binary text in an assertion message would not decode.
+        first = tf.io.decode_raw(
+            tf.strings.substr(image_bytes, 0, tf.minimum(length, 8), "BYTE"), tf.uint8
         )
+        with tf.control_dependencies(
+            [
+                _check(
+                    known,
+                    "image_bytes is not a JPEG, PNG, GIF or BMP image; its first bytes are",
+                    first,
+                ),
+                _check(
+                    tf.logical_not(is_jpeg) | _jpeg_is_complete(image_bytes),
+                    "image_bytes: the JPEG is truncated (no end-of-image marker after its "
+                    "image data); was the upload interrupted?",
+                ),
+                _check(
+                    tf.logical_not(is_png) | _png_is_complete(image_bytes),
+                    "image_bytes: the PNG is truncated (it does not end with an IEND chunk); "
+                    "was the upload interrupted?",
+                ),
+                _check(
+                    is_jpeg | (length >= 26),
+                    "image_bytes is truncated: only",
+                    length,
+                    "bytes, shorter than an image header",
+                ),
+            ]
+        ):
+            image_bytes = tf.identity(image_bytes)
+        width, height = _header_size(image_bytes, is_jpeg, is_png, is_gif)
+        limit = tf.constant(self.max_pixels, tf.int64)
+        size_checks = [
+            _check(
+                (width > 0) & (height > 0),
+                "image_bytes: the header gives no pixels:",
+                width,
+                "x",
+                height,
+            ),
+            _check(
+                width * height <= limit,
+                "image_bytes: the photo is",
+                width,
+                "x",
+                height,
+                "pixels, over the pixel limit of",
+                limit,
+                "(a guard against decompression bombs); refused before decoding. Shrink the photo.",
+            ),
+        ]
+        with tf.control_dependencies(size_checks):
+            image_bytes = tf.identity(image_bytes)
+        # Decode by content to RGB uint8 [H, W, 3], as seglib.inference.load_image:
+        # JPEG with the accurate integer DCT, as Pillow decodes (TF's default, the fast
+        # DCT, differs by a few levels); PNG with transparency over white; GIF's first
+        # frame; BMP.
+        image = tf.case(
+            [
+                (
+                    is_jpeg,
+                    lambda: tf.io.decode_jpeg(
+                        image_bytes, channels=3, dct_method="INTEGER_ACCURATE"
+                    ),
+                ),
+                (is_png, lambda: _decode_png(image_bytes)),
+            ],
+            default=lambda: tf.io.decode_image(image_bytes, channels=3, expand_animations=False),
+            exclusive=False,
+        )
+        image.set_shape([None, None, 3])
+        # Upright by the EXIF orientation, as segment (phones store the sensor's pixels).
+        orientation = tf.cond(
+            is_jpeg, lambda: _exif_orientation(image_bytes), lambda: tf.constant(1, tf.int64)
+        )
+        image = _upright(image, orientation)
         image.set_shape([None, None, 3])
         # The very preprocessing training uses: bilinear + antialias resize, / 255.
         x = data.preprocess_image(image, self.size)
@@ -455,7 +713,7 @@ class _Segmenter(tf.Module):
         return {"mask": mask}
 
 
-def serving_model(model: keras.Model) -> tf.Module:
+def serving_model(model: keras.Model, max_pixels: int = DEFAULT_MAX_PIXELS) -> tf.Module:
     """Wrap a segmentation model for serving: encoded photo in, full-size mask out.
 
     The returned module's ``serve`` function (a ``tf.function``, and the
@@ -468,13 +726,27 @@ def serving_model(model: keras.Model) -> tf.Module:
     model's input size, scaled to [0, 1]), the model, the bilinear resize of the logits
     to ``H x W`` and the argmax, as in :func:`seglib.inference.segment`.
 
-    Differences from :func:`seglib.inference.segment`, which decodes with Pillow: the
-    graph ignores the EXIF orientation (TensorFlow has no op for it; send upright photos),
-    drops an alpha channel instead of compositing over white, and has no pixel limit
-    (put a size limit in front of a public endpoint).
+    As :func:`seglib.inference.segment`: the width and height are read from the header
+    (JPEG SOF marker, PNG IHDR, GIF screen, BMP header) and a photo over ``max_pixels`` is
+    refused **before decoding** (a 76 KB PNG can unpack to 20000 x 20000 pixels); PNG
+    transparency is composited over white and 16-bit PNGs are scaled by 255/65535, as
+    :func:`seglib.inference.load_image` does; a JPEG's EXIF orientation is read in the
+    graph and the photo turned upright (the mask has the upright photo's size, as
+    ``segment``'s). Bad input stops the graph with an
+    ``InvalidArgumentError`` whose message says what is wrong: a batch instead of one
+    photo, empty bytes, not a JPEG/PNG/GIF/BMP (the first bytes are shown), a header too
+    short, over the pixel limit (width and height shown), a JPEG or PNG cut short.
+
+    Differences from :func:`seglib.inference.segment`, which decodes with Pillow (each
+    tested in ``tests/test_hostile_inputs.py``): the EXIF orientation of a PNG or WebP
+    (rare; phones write JPEG or HEIC) is ignored; a transparent GIF colour is not composited over white; WebP and TIFF are refused; damage that
+    Pillow decodes around (corrupt data inside an otherwise complete JPEG) may give
+    TensorFlow's own decode error.
 
     Args:
         model: a model passing :func:`seglib.inference.check_model`.
+        max_pixels: largest photo accepted, width x height (default
+            :data:`seglib.inference.DEFAULT_MAX_PIXELS`, as :func:`~seglib.inference.segment`).
 
     Returns:
         ``tf.Module`` with ``serve(image_bytes) -> {"mask": ...}``; the Keras model is
@@ -484,10 +756,14 @@ def serving_model(model: keras.Model) -> tf.Module:
         ModelError: the model breaks the convention.
     """
     check_model(model)
-    return _Segmenter(model, model_input_size(model))
+    if not isinstance(max_pixels, int) or isinstance(max_pixels, bool) or max_pixels <= 0:
+        raise ExportError(f"max_pixels must be a positive int, got {max_pixels!r}")
+    return _Segmenter(model, model_input_size(model), max_pixels)
 
 
-def save_serving_model(model: keras.Model, path: str | os.PathLike) -> Path:
+def save_serving_model(
+    model: keras.Model, path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Path:
     """Write :func:`serving_model` as a SavedModel folder with a ``serving_default`` signature.
 
     Load it anywhere with TensorFlow alone::
@@ -498,6 +774,7 @@ def save_serving_model(model: keras.Model, path: str | os.PathLike) -> Path:
     Args:
         model: a model passing :func:`seglib.inference.check_model`.
         path: the new folder; must not exist.
+        max_pixels: see :func:`serving_model`.
 
     Returns:
         ``path`` as a ``Path``.
@@ -506,7 +783,7 @@ def save_serving_model(model: keras.Model, path: str | os.PathLike) -> Path:
         ModelError: the model breaks the convention. ExportError: ``path`` exists.
     """
     path = _check_new_path(path)
-    module = serving_model(model)
+    module = serving_model(model, max_pixels)
     logger, level = tf.get_logger(), tf.get_logger().level
     logger.setLevel("WARNING")  # not "INFO: Assets written to ..." twice
     try:

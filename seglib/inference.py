@@ -59,6 +59,7 @@ import io
 import json
 import os
 import re
+import tempfile
 import uuid
 import warnings
 import weakref
@@ -182,6 +183,16 @@ def _label(image, name: str | None) -> str:
     return "<input>"
 
 
+def _expand_path(path, label: str, error=ImageError) -> Path:
+    """``Path(path).expanduser()``, with a named error for ``''`` and an unknown ``~user``."""
+    if not str(path).strip():
+        raise error(f"{label!r}: the path is empty; give the file's name")
+    try:
+        return Path(path).expanduser()
+    except RuntimeError as e:  # "Could not determine home directory"
+        raise error(f"{label}: cannot expand '~' ({e}); is the user name right?") from e
+
+
 def _check_pixels(width: int, height: int, label: str, max_pixels: int | None) -> None:
     if width <= 0 or height <= 0:
         raise ImageError(f"{label}: the image has no pixels ({width}x{height})")
@@ -244,7 +255,9 @@ def _pil_to_rgb(im: Image.Image, label: str) -> np.ndarray:
         gray = np.clip(np.round(values), 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=-1)
     if mode == "F":
-        values = np.nan_to_num(np.asarray(im, dtype=np.float64))
+        values = np.asarray(im, dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise ImageError(f"{label}: the image holds NaN or infinite values")
         if values.max(initial=0) <= 1.0:
             values = values * 255.0
         gray = np.clip(np.round(values), 0, 255).astype(np.uint8)
@@ -394,7 +407,7 @@ def load_image(image, *, name: str | None = None, max_pixels: int | None = DEFAU
     """
     label = _label(image, name)
     if isinstance(image, (str, os.PathLike)):
-        return _from_path(Path(image).expanduser(), label, max_pixels)
+        return _from_path(_expand_path(image, label), label, max_pixels)
     if isinstance(image, (bytes, bytearray, memoryview)):
         return _from_bytes(image, label, max_pixels)
     if isinstance(image, Image.Image):
@@ -427,12 +440,17 @@ def to_model_input(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def _output_is_softmax(model: keras.Model) -> bool:
+def _output_is_softmax(model: keras.Model) -> str:
+    """The squashing activation of the last layer (``"softmax"``, ``"sigmoid"``) or ``""``."""
     last = model.layers[-1] if model.layers else None
     if isinstance(last, keras.layers.Softmax):
-        return True
-    activation = getattr(last, "activation", None)
-    return getattr(activation, "__name__", "") == "softmax"
+        return "softmax"
+    if isinstance(last, keras.layers.Activation):
+        activation = last.activation
+    else:
+        activation = getattr(last, "activation", None)
+    name = getattr(activation, "__name__", "")
+    return name if name in ("softmax", "sigmoid") else ""
 
 
 def check_model(model, name: str = "<model>", num_classes: int = NUM_CLASSES) -> keras.Model:
@@ -472,9 +490,10 @@ def check_model(model, name: str = "<model>", num_classes: int = NUM_CLASSES) ->
             f"logits [batch, {in_shape[1]}, {in_shape[2]}, {num_classes}] (one score per "
             "pixel and class, at the input's resolution)"
         )
-    if _output_is_softmax(model):
+    squash = _output_is_softmax(model)
+    if squash:
         raise ModelError(
-            f"{name}: the model's last layer applies softmax; seglib models output logits "
+            f"{name}: the model's last layer applies {squash}; seglib models output logits "
             "(build the last layer without activation and train with from_logits=True)"
         )
     return model
@@ -505,7 +524,7 @@ def load_model(path: str | os.PathLike, num_classes: int = NUM_CLASSES) -> keras
         ModelError: the file is missing, a folder, empty, not loadable by Keras, or not a
             segmentation model (see :func:`check_model`). The message names the file.
     """
-    path = Path(path).expanduser()
+    path = _expand_path(path, str(path), ModelError)
     if not path.exists():
         raise ModelError(
             f"{path}: model file not found (notebook 02 saves one to "
@@ -537,6 +556,74 @@ def model_input_size(model: keras.Model) -> tuple[int, int]:
     """``(height, width)`` the model takes; :data:`DEFAULT_INPUT_SIZE` where it accepts any."""
     _, height, width, _ = model.inputs[0].shape
     return (height or DEFAULT_INPUT_SIZE, width or DEFAULT_INPUT_SIZE)
+
+
+#: Measured strides: ``{id(model): (weak reference to the model, stride)}``.
+_strides: dict = {}
+
+
+def model_stride(model: keras.Model) -> int:
+    """The model's total stride: the input sides it takes are multiples of it.
+
+    A fixed-size model takes only its own size (returned as 0). For a model that takes
+    any size, the smallest power of two ``S`` (1..256) for which the model maps a
+    ``[1, S, S, 3]`` input to logits of the same height and width (a U-Net whose encoder
+    halves five times needs 32). Measured once per model, on zeros.
+
+    Raises:
+        ModelError: no size up to 256 works.
+    """
+    height, width = model.inputs[0].shape[1:3]
+    if height is not None and width is not None:
+        return 0
+    known = _strides.get(id(model))
+    if known is not None and known[0]() is model:
+        return known[1]
+    import weakref
+
+    for side in (2**k for k in range(9)):
+        try:
+            out = model(np.zeros((1, side, side, 3), np.float32), training=False)
+        except Exception:  # a Concatenate of 24 and 25 rows, a zero-sized pooling, ...
+            continue
+        if tuple(out.shape[1:3]) == (side, side):
+            _strides[id(model)] = (weakref.ref(model), side)
+            return side
+    raise ModelError("the model maps no input size up to 256 x 256 to logits of its size")
+
+
+def _check_input_size(model: keras.Model, input_size) -> tuple[int, int]:
+    """``input_size`` as ``(height, width)``, checked against what the model takes."""
+    if input_size is None:
+        return model_input_size(model)
+    if isinstance(input_size, (int, np.integer)) and not isinstance(input_size, bool):
+        size = (int(input_size), int(input_size))
+    else:
+        try:
+            size = tuple(input_size)
+        except TypeError:
+            size = ()
+        if len(size) != 2 or not all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in size
+        ):
+            raise ModelError(
+                f"input_size={input_size!r}: give one side or (height, width) in pixels, ints"
+            )
+        size = (int(size[0]), int(size[1]))
+    fixed = model_input_size(model) if model_stride(model) == 0 else None
+    if fixed is not None and size != fixed:
+        raise ModelError(
+            f"input_size={input_size!r}: this model takes only {fixed[0]}x{fixed[1]} photos; "
+            "leave input_size=None"
+        )
+    stride = model_stride(model) or 1
+    if min(size) <= 0 or size[0] % stride or size[1] % stride:
+        examples = ", ".join(str(stride * k) for k in (2, 3, 4, 5) if stride * k >= 8)
+        raise ModelError(
+            f"input_size={input_size!r}: this model takes sides that are positive multiples "
+            f"of {stride} (its total stride), e.g. {examples}"
+        )
+    return size
 
 
 # ---------------------------------------------------------------------------
@@ -587,7 +674,9 @@ def segment(
 
     Raises:
         ImageError: see :func:`load_image`. ModelError: see :func:`load_model` and
-            :func:`check_model`, or the model cannot run at a TTA scale's size.
+            :func:`check_model`; an ``input_size`` the model cannot take (see
+            :func:`model_stride`; the message lists the allowed sizes); or the model cannot
+            run at a TTA scale's size.
         CalibrationError: ``tta`` is not True/False/None/:class:`TTA`, a scale is not
             above 0, ``temperature`` is not a finite number above 0, or the saved
             temperature file is unreadable.
@@ -603,12 +692,7 @@ def segment(
         temperature = model_temperature(model) or 1.0
     label = _label(image, name)
     rgb = load_image(image, name=label, max_pixels=max_pixels)
-    if input_size is None:
-        size = model_input_size(model)
-    elif isinstance(input_size, int):
-        size = (input_size, input_size)
-    else:
-        size = tuple(input_size)
+    size = _check_input_size(model, input_size)
     if tta is not None or temperature != 1.0:
         probabilities = predict_tta(model, rgb, size, tta or TTA((1.0,), flip=False), temperature)
         mask = np.argmax(probabilities, axis=-1).astype(np.uint8)
@@ -1019,8 +1103,11 @@ def save_outputs(
     * ``<stem>_cutout.png``: :func:`remove_background` with ``classes`` (RGBA).
 
     If any of the three names exists already, the set is written as ``<stem>-2_*``,
-    ``<stem>-3_*``, ... (the first free number), so saving twice keeps both. Files are
-    created exclusively (``open(..., "xb")``), so two processes cannot overwrite each other.
+    ``<stem>-3_*``, ... (the first free number), so saving twice keeps both. All or
+    nothing: the three files are written under temporary names first (``.<stem>_*.part``)
+    and given their names only when all are complete, by hard links, which never replace
+    a file; on any error (a full disk, say) what was written is removed and the error
+    names the file and the reason.
 
     Args:
         result: a :class:`Segmentation`, or an RGB image ``[H, W, 3]`` with ``mask=``.
@@ -1034,6 +1121,9 @@ def save_outputs(
 
     Raises:
         ValueError: no mask, or the image and mask differ in size.
+        ImageError: the mask holds values other than 0, 1, 2.
+        OutputError: ``out_dir`` is a file or cannot be created, or a file cannot be
+            written (disk full, no permission); nothing of the set is left behind.
     """
     from seglib.viz import overlay
 
@@ -1045,6 +1135,7 @@ def save_outputs(
             raise ValueError("save_outputs needs mask= when given an image, not a Segmentation")
         image, labels, default_stem = _as_uint8_rgb(result), np.asarray(mask), "image"
     stem = _safe_stem(stem if stem is not None else default_stem)
+    _check_labels(labels)
     cutout = remove_background(image, labels, classes)
     blended = np.clip(np.round(overlay(image, labels) * 255), 0, 255).astype(np.uint8)
     pictures = {
@@ -1052,23 +1143,92 @@ def save_outputs(
         "overlay": Image.fromarray(blended, mode="RGB"),
         "cutout": Image.fromarray(cutout, mode="RGBA"),
     }
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    number = 1
-    while True:
-        name = stem if number == 1 else f"{stem}-{number}"
-        paths = {kind: out_dir / f"{name}_{kind}.png" for kind in pictures}
-        created = []
-        try:
-            for kind, path in paths.items():
-                with open(path, "xb") as f:
-                    created.append(path)
-                    pictures[kind].save(f, format="PNG")
-            return paths
-        except FileExistsError:
-            for path in created:
-                path.unlink(missing_ok=True)
+    return _write_set(pictures, Path(out_dir).expanduser(), stem)
+
+
+def _check_labels(labels: np.ndarray) -> None:
+    """Refuse a mask holding anything but the labels 0..NUM_CLASSES-1 (names the values)."""
+    values = np.unique(labels)
+    integral = np.issubdtype(values.dtype, np.integer) or (
+        np.issubdtype(values.dtype, np.floating)
+        and np.isfinite(values).all()
+        and (values == np.round(values)).all()
+    )
+    bad = values if not integral else values[(values < 0) | (values >= NUM_CLASSES)]
+    if bad.size:
+        shown = ", ".join(str(v) for v in bad[:6])
+        raise ImageError(
+            f"mask: labels must be 0 (pet), 1 (background) or 2 (border); found {shown}"
+        )
+
+
+def _place(temporary: Path, path: Path) -> bool:
+    """Give ``temporary`` the name ``path`` unless ``path`` exists (FileExistsError).
+
+    A hard link is atomic and never replaces; where the file system has none (some
+    network and FAT drives), a rename after checking. Returns True for a link.
+    """
+    try:
+        os.link(temporary, path)
+        return True
+    except FileExistsError:
+        raise
+    except OSError:
+        if path.exists() or path.is_symlink():
+            raise FileExistsError(path) from None
+        os.rename(temporary, path)
+        return False
+
+
+def _write_set(pictures: dict, out_dir: Path, stem: str) -> dict:
+    """Write ``{kind: PIL image}`` as ``<stem>[-N]_<kind>.png``: all of them or none."""
+    from seglib.errors import OutputError
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: is a file, not a folder; give save_outputs a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{out_dir}: cannot create the folder ({e.strerror or e})") from e
+    temporary = {}
+    try:
+        try:  # 1. every file under a temporary name ...
+            for kind, picture in pictures.items():
+                target = out_dir / f"{stem}_{kind}.png"
+                handle, name = tempfile.mkstemp(
+                    prefix=f".{stem}_{kind}-", suffix=".part", dir=out_dir
+                )
+                temporary[kind] = Path(name)
+                with os.fdopen(handle, "wb") as f:
+                    picture.save(f, format="PNG")
+        except OSError as e:
+            raise OutputError(
+                f"{target}: could not be written ({e.strerror or e}); nothing of this set was kept"
+            ) from e
+        number = 1
+        while True:  # 2. ... then the first free set of names, never replacing a file
+            name = stem if number == 1 else f"{stem}-{number}"
+            paths = {kind: out_dir / f"{name}_{kind}.png" for kind in pictures}
+            placed = []
+            try:
+                for kind, path in paths.items():
+                    placed.append((path, _place(temporary[kind], path), temporary[kind]))
+                return paths
+            except FileExistsError:
+                pass
+            except OSError as e:
+                raise OutputError(f"{path}: could not be written ({e.strerror or e})") from e
+            finally:
+                if len(placed) < len(paths):  # undo a partial set
+                    for path, linked, source in placed:
+                        if linked:
+                            path.unlink(missing_ok=True)
+                        else:
+                            os.rename(path, source)
             number += 1
+    finally:
+        for path in temporary.values():
+            path.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------

@@ -4,9 +4,19 @@ Execution is papermill's (``papermill.execute_notebook``): each notebook runs in
 kernel with its own folder as working directory, ``-p NAME=VALUE`` values are injected in a
 cell right after the notebook's ``parameters`` cell (the defaults stay visible above the
 override), and the executed copy with all outputs goes to ``--out`` while the source stays
-output-free. What this module adds is the summary: the status and wall time of every
-notebook, and the test metrics each one records with :func:`seglib.metrics.report`. The
-exit status is 1 when any notebook failed. Beside each executed copy it writes
+output-free.
+
+Before anything runs, the runner refuses (one line on stderr, exit status 2): a notebook
+that does not exist; an ``--out`` where an executed copy would replace a source notebook
+(same folder, or a link to it); a ``-p`` name that is not in the notebook's ``parameters``
+cell (the message lists the names there and the closest one); a value that is not a
+Python literal of the default's type (``-p EPOCHS=five``; a bare word is a string only
+where the default is one). The executed copy is written under a temporary name and
+moved into place when the run ends, so an interrupted run leaves no half notebook.
+
+What this module adds is the summary: the status and wall time of every notebook, and the
+test metrics each one records with :func:`seglib.metrics.report`. The exit status is 1 when
+any notebook failed. Beside each executed copy it writes
 ``<stem>.run.json`` (:func:`write_run_record`): status, wall time, smoke mode, when and on
 how many CPU cores, which the course site (``make site``) reads for its time table.
 """
@@ -17,6 +27,7 @@ import argparse
 import ast
 import datetime
 import json
+import logging
 import os
 import platform
 import sys
@@ -25,22 +36,203 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from seglib.errors import SeglibError
+
 METRICS_VARIABLE = "SEGLIB_METRICS_FILE"
 
 
-def parse_parameter(text: str) -> tuple[str, object]:
-    """``"NAME=VALUE"`` -> ``(NAME, value)``; VALUE is a Python literal, else a string.
+def parse_parameter(text: str) -> tuple[str, str]:
+    """``"NAME=VALUE"`` -> ``(NAME, VALUE)``, the value still as text (see :func:`convert_value`).
 
     Raises:
         argparse.ArgumentTypeError: ``text`` is not ``NAME=VALUE`` with a valid identifier.
     """
     name, sep, value = text.partition("=")
+    name = name.strip()
     if not sep or not name.isidentifier():
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+class ParameterError(SeglibError, ValueError):
+    """A ``-p`` override the notebook cannot take: unknown name, or a value of the wrong type."""
+
+
+_TYPE_NAMES = {
+    bool: "bool (True or False)",
+    int: "int",
+    float: "float",
+    str: "str",
+    list: "list",
+    tuple: "tuple",
+    dict: "dict",
+    type(None): "None",
+}
+
+
+class _Expression:
+    """The default of a parameter assigned something other than a literal (a call, say)."""
+
+    def __repr__(self) -> str:
+        return "an expression"
+
+
+#: Stands for a default that is not a literal: any literal, or a bare word, is taken.
+EXPRESSION = _Expression()
+
+
+def _type_name(value) -> str:
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def convert_value(name: str, text: str, default):
+    """Parse ``-p NAME=TEXT`` as a Python literal and check it against the notebook's default.
+
+    ``TEXT`` is read with :func:`ast.literal_eval`. A bare word that is not a literal
+    (``-p SOURCE=synthetic``) stays a string only where the default is a string. The
+    value must have the default's type (``bool``, ``int``, ``float``, ``str``, ``None``,
+    ``list``, ``tuple``, ``dict``); an int where the default is a float is fine (it becomes
+    a float). A default of ``None`` takes any literal (None means "not set"); a default
+    that is not a literal (:data:`EXPRESSION`, e.g. ``SOURCE = config.data_source()``)
+    takes any literal or a bare word.
+
+    Raises:
+        ParameterError: empty value, not a literal where the default is not a string, or
+            a type mismatch; the message names the parameter, the value and the type.
+    """
+    if not text.strip():
+        raise ParameterError(
+            f"-p {name}=: empty value; the default is {default!r} ({_type_name(default)})"
+        )
     try:
-        return name, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return name, value
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        if isinstance(default, str) or default is EXPRESSION:
+            return text
+        expected = "a Python literal" if default is None else _type_name(default)
+        raise ParameterError(
+            f"-p {name}={text}: not a Python literal; {name} expects {expected} "
+            f"(default {default!r}). Quote strings: -p {name}=\"'...'\""
+        ) from None
+    return _match_default(name, value, default, text.strip())
+
+
+def _match_default(name: str, value, default, text: str | None = None):
+    """``value`` if it has ``default``'s type (int for float is fine), else ParameterError."""
+    if default is None or default is EXPRESSION or type(value) is type(default):
+        return value
+    if isinstance(default, float) and type(value) is int:
+        return float(value)
+    if isinstance(default, str) and text is not None:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return text  # -p NAME=123 where a string is expected: the text as typed
+    shown = text if text is not None else repr(value)
+    raise ParameterError(
+        f"-p {name}={shown}: {value!r} is {_type_name(value)}, but {name} expects "
+        f"{_type_name(default)} (default {default!r})"
+    )
+
+
+def notebook_parameters(path: Path) -> dict:
+    """The defaults of a notebook's ``parameters`` cell: ``{NAME: value}`` (literals only).
+
+    Reads the cell tagged ``parameters`` without running it: every top-level
+    ``NAME = <literal>`` assignment (names assigned something else, such as
+    ``SOURCE = config.data_source()``, map to :data:`EXPRESSION`).
+
+    Raises:
+        ValueError: no cell tagged ``parameters``, or the file is not a notebook.
+    """
+    try:
+        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+        cells = nb["cells"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: not a readable notebook ({e})") from e
+    sources = [
+        "".join(c["source"]) if isinstance(c.get("source"), list) else c.get("source", "")
+        for c in cells
+        if "parameters" in c.get("metadata", {}).get("tags", [])
+    ]
+    if not sources:
+        raise ValueError(f"{path}: no cell tagged 'parameters' to override")
+    defaults = {}
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as e:
+            raise ValueError(f"{path}: the parameters cell is not valid Python ({e})") from e
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            if isinstance(node, ast.AnnAssign):
+                targets = [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    try:
+                        defaults[target.id] = ast.literal_eval(node.value)
+                    except (ValueError, TypeError, SyntaxError, RecursionError):
+                        defaults[target.id] = EXPRESSION
+    return defaults
+
+
+def check_parameters(path: Path, overrides: dict, from_command_line: bool = False) -> dict:
+    """Check overrides against ``path``'s parameters cell.
+
+    ``overrides`` maps names to values; with ``from_command_line`` the values are the
+    texts typed after ``-p NAME=`` and are parsed by :func:`convert_value`.
+
+    Returns:
+        ``{NAME: value}`` with each value converted by :func:`convert_value`.
+
+    Raises:
+        ParameterError: an unknown name (the message lists the known names and the
+            closest match) or a bad value. ValueError: no parameters cell.
+    """
+    import difflib
+
+    if not overrides:
+        return {}
+    defaults = notebook_parameters(path)
+    values = {}
+    for name, text in overrides.items():
+        if name not in defaults:
+            close = difflib.get_close_matches(name, list(defaults), n=1)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            raise ParameterError(
+                f"-p {name}: {Path(path).name} has no parameter {name!r}.{hint} "
+                f"Its parameters are: {', '.join(defaults) or '(none)'}"
+            )
+        if isinstance(text, str) and from_command_line:
+            values[name] = convert_value(name, text, defaults[name])
+        else:
+            values[name] = _match_default(name, text, defaults[name])
+    return values
+
+
+def check_out_dir(sources: list[Path], out_dir: Path) -> None:
+    """Refuse an output folder where an executed copy would replace a source notebook.
+
+    Raises:
+        ValueError: ``out_dir/<name>`` is a source notebook (same file, hard or symbolic
+            link included), or ``out_dir`` is a file.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir}: is a file, not a folder")
+    for source in sources:
+        target = out_dir / Path(source).name
+        if not target.exists() and not target.is_symlink():
+            continue
+        clash = [
+            other
+            for other in sources
+            if target.resolve() == Path(other).resolve()
+            or (Path(other).exists() and os.path.samefile(target, other))
+        ]
+        if clash:
+            raise ValueError(
+                f"--out {out_dir}: the executed copy {target} would replace the source "
+                f"notebook {clash[0]}; choose another folder (default build/notebooks)"
+            )
 
 
 @contextmanager
@@ -82,9 +274,14 @@ def absolute_path_variables(environ=None) -> dict:
     return changed
 
 
-def _has_parameters_cell(path: Path) -> bool:
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    return any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"])
+class _CheckedParameters(logging.Filter):
+    """Drop papermill's "Passed unknown parameter" and "Unable to parse line" warnings: the
+    runner checked every name against the parameters cell already, and papermill's own
+    reading misses names assigned an expression (``LIMIT = 24 if SMOKE else None``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not message.startswith(("Passed unknown parameter", "Unable to parse line"))
 
 
 def run_notebook(
@@ -101,17 +298,28 @@ def run_notebook(
     Raises:
         FileNotFoundError: ``source`` does not exist.
         ValueError: parameters were given but the notebook has no cell tagged ``parameters``
-            (papermill would only warn and put them at the top, where the defaults overwrite them).
+            (papermill would only warn and put them at the top, where the defaults overwrite
+            them); or the executed copy would replace a source (:func:`check_out_dir`).
+        ParameterError: a parameter the notebook does not have, or a value of the wrong type
+            (:func:`check_parameters`).
     """
     import papermill as pm
     from jupyter_client.manager import KernelManager
 
-    source = Path(source)
+    for name in ("papermill", "papermill.translators"):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _CheckedParameters) for f in log.filters):
+            log.addFilter(_CheckedParameters())
+
+    source, out_dir = Path(source), Path(out_dir)
     if not source.is_file():
         raise FileNotFoundError(f"{source}: no such notebook")
-    if parameters and not _has_parameters_cell(source):
-        raise ValueError(f"{source}: no cell tagged 'parameters' to override")
+    check_out_dir([source], out_dir)
+    parameters = check_parameters(source, parameters or {})
     out_dir.mkdir(parents=True, exist_ok=True)
+    # papermill writes the copy as it goes: into a temporary name, moved into place at the end.
+    fd, partial = tempfile.mkstemp(prefix=f".{source.stem}-", suffix=".ipynb", dir=out_dir)
+    os.close(fd)
     metrics_file = (out_dir / f"{source.stem}.metrics.json").resolve()
     metrics_file.unlink(missing_ok=True)
     start, error = time.perf_counter(), None
@@ -124,8 +332,8 @@ def run_notebook(
         try:
             pm.execute_notebook(
                 str(source),
-                str(out_dir / source.name),
-                parameters=parameters or {},
+                partial,
+                parameters=parameters,
                 cwd=str(source.parent.resolve()),
                 kernel_name="python3",
                 execution_timeout=timeout,
@@ -139,6 +347,10 @@ def run_notebook(
         finally:
             if km.has_kernel:  # we made the manager, so we stop its kernel (papermill won't)
                 km.shutdown_kernel(now=True)
+            if os.path.getsize(partial) > 0:
+                os.replace(partial, out_dir / source.name)
+            else:
+                os.unlink(partial)
     seconds = time.perf_counter() - start
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
     return {
@@ -220,15 +432,40 @@ def main(argv=None) -> int:
         help="override a value of the parameters cell, e.g. -p EPOCHS=5 (repeatable)",
     )
     args = parser.parse_args(argv)
+    overrides = dict(args.parameter)
+    missing = [str(nb) for nb in args.notebooks if not nb.is_file()]
+    try:
+        if missing:
+            raise FileNotFoundError(f"no such notebook: {', '.join(missing)}")
+        check_out_dir(args.notebooks, args.out)
+        values = {
+            nb: check_parameters(nb, overrides, from_command_line=True) for nb in args.notebooks
+        }
+    except (OSError, ValueError) as e:  # before anything ran: one line, no traceback
+        print(f"runner: {e}", file=sys.stderr)
+        return 2
     absolute_path_variables()
     results = []
-    for nb in args.notebooks:
-        print(f"running {nb} ...", flush=True)
-        result = run_notebook(nb, args.out, args.timeout, dict(args.parameter))
-        write_run_record(result, args.out, dict(args.parameter))
-        print(f"  {'ok' if result['ok'] else 'FAILED'} in {result['seconds']:.0f} s", flush=True)
-        results.append(result)
-    print(format_summary(results))
+    try:
+        for nb in args.notebooks:
+            print(f"running {nb} ...", flush=True)
+            start = time.perf_counter()
+            try:
+                result = run_notebook(nb, args.out, args.timeout, values[nb])
+            except Exception as e:  # a broken notebook file, a full disk, ...
+                result = {
+                    "name": nb.name,
+                    "ok": False,
+                    "seconds": time.perf_counter() - start,
+                    "error": f"{type(e).__name__}: {e}",
+                    "metrics": {},
+                }
+            write_run_record(result, args.out, values[nb])
+            status = "ok" if result["ok"] else "FAILED"
+            print(f"  {status} in {result['seconds']:.0f} s", flush=True)
+            results.append(result)
+    finally:  # even on Ctrl-C: the summary of those that ran
+        print(format_summary(results))
     return 0 if all(r["ok"] for r in results) else 1
 
 

@@ -54,6 +54,7 @@ def test_runner_executes_records_metrics_and_keeps_source_clean(tmp_path, capsys
     assert ok_run["seconds"] > 0 and ok_run["parameters"] == {"EPOCHS": "8"}
     assert ok_run["smoke"] is seglib.smoke_mode() and ok_run["cpu_count"] == os.cpu_count()
     assert not list(out.glob("*.partial"))
+    assert not list(out.glob(".*"))  # the temporary copies were moved into place
     assert not any(c.get("outputs") for c in nbformat.read(source, as_version=4).cells)
     # the metrics file variable is for the kernels only, not left in the caller's environment
     assert runner.METRICS_VARIABLE not in os.environ
@@ -68,10 +69,56 @@ def test_runner_refuses_parameters_without_a_parameters_cell(tmp_path):
 
 
 def test_parse_parameter():
-    assert runner.parse_parameter("EPOCHS=5") == ("EPOCHS", 5)
-    assert runner.parse_parameter("SOURCE=synthetic") == ("SOURCE", "synthetic")
+    assert runner.parse_parameter("EPOCHS=5") == ("EPOCHS", "5")
+    assert runner.convert_value("EPOCHS", "5", 3) == 5
+    assert runner.convert_value("SOURCE", "synthetic", "tfds") == "synthetic"
+    assert runner.convert_value("SOURCE", "'tfds'", "synthetic") == "tfds"
+    assert runner.convert_value("LR", "1", 0.5) == 1.0  # an int where a float is expected
+    assert runner.convert_value("SIZES", "[1, 2]", [3]) == [1, 2]
+    assert runner.convert_value("LIMIT", "8", None) == 8  # None: any literal
+    assert runner.convert_value("SMOKE", "True", False) is True
     with pytest.raises(Exception, match="NAME=VALUE"):
         runner.parse_parameter("5")
+
+
+@pytest.mark.parametrize(
+    "name, text, default, problem",
+    [
+        ("EPOCHS", "five", 3, "not a Python literal; EPOCHS expects int"),
+        ("LIMIT", "[1,2", [1], "not a Python literal"),
+        ("EPOCHS", "", 3, "empty value"),
+        ("LR", "(1,2)", 0.001, r"\(1, 2\) is tuple, but LR expects float"),
+        ("EPOCHS", "2.5", 3, "is float, but EPOCHS expects int"),
+        ("SMOKE", "1", False, "expects bool"),
+        ("SOURCE", "[1]", "tfds", "is list, but SOURCE expects str"),
+    ],
+)
+def test_bad_parameter_values_are_refused(name, text, default, problem):
+    with pytest.raises(runner.ParameterError, match=problem) as info:
+        runner.convert_value(name, text, default)
+    assert f"-p {name}=" in str(info.value)
+
+
+def test_unknown_parameter_lists_the_known_ones(tmp_path):
+    path = _notebook(tmp_path / "x.ipynb", params="EPOCHS = 3\nSOURCE = 'synthetic'\nLR = 1e-3")
+    with pytest.raises(runner.ParameterError, match="Its parameters are: EPOCHS, SOURCE, LR"):
+        runner.check_parameters(path, {"EPOCH": "5"}, from_command_line=True)
+    assert runner.check_parameters(path, {"LR": "1", "SOURCE": "tfds"}, True) == {
+        "LR": 1.0,
+        "SOURCE": "tfds",
+    }
+    with pytest.raises(runner.ParameterError, match="expects int"):
+        runner.check_parameters(path, {"EPOCHS": "3"})  # from Python: a str is not an int
+
+
+def test_parameters_computed_in_the_cell_take_a_word_or_any_literal(tmp_path):
+    params = "from seglib import config\nSOURCE = config.data_source()\nLIMIT = None"
+    path = _notebook(tmp_path / "x.ipynb", params=params)
+    assert runner.notebook_parameters(path) == {"SOURCE": runner.EXPRESSION, "LIMIT": None}
+    values = {"SOURCE": "../data/pets", "LIMIT": "8"}
+    assert runner.check_parameters(path, values, True) == {"SOURCE": "../data/pets", "LIMIT": 8}
+    with pytest.raises(runner.ParameterError, match="not a Python literal"):
+        runner.check_parameters(path, {"LIMIT": "eight"}, True)
 
 
 def test_relative_data_paths_are_made_absolute_for_the_kernels(tmp_path, monkeypatch):
