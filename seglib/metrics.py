@@ -384,14 +384,14 @@ class Difference:
 
         Returns:
             One sentence ending with a full stop, e.g. ``"On these test photos, for this
-            training run, **fine-tuned** scores higher than frozen on per-image mIoU:
-            fine-tuned − frozen = +0.021 (95% CI +0.012 to +0.030, 298 photos)."``
+            training run, the difference in per-image mIoU favours **fine-tuned** over
+            frozen: fine-tuned − frozen = +0.021 (95% CI +0.012 to +0.030, 298 photos)."``
         """
         formula = f"{a} − {b} = {self}"
         lead = scope[:1].upper() + scope[1:]
         if self.above_noise:
             better, worse = (a, b) if self.mean > 0 else (b, a)
-            return f"{lead}, **{better}** scores higher than {worse} on {what}: {formula}."
+            return f"{lead}, the difference in {what} favours **{better}** over {worse}: {formula}."
         if self.excludes_zero:
             return f"{lead}, {a} and {b} score the same on {what} to three decimals: {formula}."
         return (

@@ -223,7 +223,10 @@ def test_verdict_names_a_winner_only_above_the_noise():
     winner = metrics.Difference(-0.021, -0.030, -0.012, 0.95, 298)
     text = winner.verdict("fine-tuned", "frozen")
     assert winner.above_noise
-    assert text.startswith("On these test photos, for this training run, **frozen** scores higher")
+    assert text.startswith(
+        "On these test photos, for this training run, the difference in per-image mIoU "
+        "favours **frozen** over fine-tuned"
+    )
     assert "fine-tuned − frozen = -0.021 (95% CI -0.030 to -0.012, 298 photos)" in text
     noise = metrics.Difference(0.004, -0.002, 0.010, 0.95, 298)
     assert not noise.above_noise
@@ -234,7 +237,9 @@ def test_verdict_names_a_winner_only_above_the_noise():
     assert tiny.excludes_zero and not tiny.above_noise
     assert "the same on pet IoU to three decimals" in tiny.verdict("a", "b", what="pet IoU")
     scoped = winner.verdict("a", "b", scope="on these validation photos")
-    assert scoped.startswith("On these validation photos, **b** scores higher than a")
+    assert scoped.startswith(
+        "On these validation photos, the difference in per-image mIoU favours **b**"
+    )
 
 
 def test_bonferroni_level_and_the_note_that_offers_it():
