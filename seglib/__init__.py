@@ -13,7 +13,9 @@ seglib.data     one loader contract for TFDS, a directory in the release layout,
                 a synthetic stand-in; preprocessing, augmentation, pipelines
 seglib.models   the pix2pix ``upsample`` block, the MobileNetV2 U-Net, the keras.io
                 Xception-style U-Net and the original U-Net (all output logits)
-seglib.metrics  pixel accuracy, per-class IoU, mIoU, Dice, confusion matrices
+seglib.metrics  pixel accuracy, per-class IoU, mIoU, Dice, confusion matrices, paired
+                bootstrap differences and the one verdict on them (``Difference.verdict``)
+seglib.prose    the sentences notebooks print about their own results
 seglib.viz      masks, overlays, training curves, a live ``DisplayCallback``
 seglib.weights  class frequencies, inverse- and median-frequency weights, sample weights
 seglib.losses   soft Dice (+ cross-entropy) on logits

@@ -285,6 +285,58 @@ def evaluate_photos(
     return Evaluation(Scores(confusion, names), pd.DataFrame(rows, columns=columns))
 
 
+SCOPE = "on these test photos, for this training run"
+"""What a paired bootstrap over test photos covers: the photos, not the training seed."""
+
+ROUNDS_TO_ZERO = 0.0005
+"""A mean difference below this prints as +0.000 and is never called a win."""
+
+
+def bonferroni(confidence: float = 0.95, comparisons: int = 1) -> float:
+    """Confidence level per interval so that ``comparisons`` intervals hold together.
+
+    With k intervals at 95% each, about 0.05·k of them miss the true difference by
+    chance alone (ten comparisons: one miss expected). Bonferroni's correction asks
+    each interval for ``1 - (1 - confidence) / k``, so that the chance that *any* of
+    them misses stays at most ``1 - confidence``. Pass the result to
+    :func:`paired_bootstrap` as ``confidence``; the intervals get wider.
+
+    Args:
+        confidence: family-wise coverage wanted, in (0, 1).
+        comparisons: number of intervals read together, an int >= 1.
+
+    Returns:
+        Per-interval confidence in [confidence, 1), e.g. ``bonferroni(0.95, 10) = 0.995``.
+
+    Raises:
+        ValueError: confidence outside (0, 1) or comparisons below 1.
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if int(comparisons) != comparisons or comparisons < 1:
+        raise ValueError(f"comparisons must be a whole number >= 1, got {comparisons}")
+    return 1 - (1 - confidence) / int(comparisons)
+
+
+def multiple_comparisons_note(comparisons: int, confidence: float = 0.95) -> str:
+    """One Markdown sentence on what reading ``comparisons`` intervals at once does.
+
+    States how many intervals are expected to miss by chance and the Bonferroni level
+    (:func:`bonferroni`) that would keep the family at ``confidence``.
+    """
+    level = bonferroni(confidence, comparisons)
+    expected = (1 - confidence) * comparisons
+    return (
+        f"These are {comparisons} comparisons, each with a {confidence:.0%} interval: even if "
+        f"no difference were real, about {expected:.1f} of them would exclude zero by chance "
+        f"({1 - confidence:.2f} × {comparisons}). To keep the chance of any false winner at "
+        f"{1 - confidence:.0%}, ask each interval for {level:.1%} confidence "
+        f"(`metrics.bonferroni({confidence}, {comparisons})`, passed to "
+        "`paired_bootstrap(..., confidence=...)`): the intervals widen, and only the "
+        "winners that survive that are safe to quote together."
+    )
+
+
 @dataclass
 class Difference:
     """A paired difference with its bootstrap confidence interval.
@@ -306,8 +358,48 @@ class Difference:
 
     @property
     def excludes_zero(self) -> bool:
-        """True when the whole interval lies on one side of zero: a difference, not noise."""
+        """True when the whole interval lies on one side of zero."""
         return self.low > 0 or self.high < 0
+
+    @property
+    def above_noise(self) -> bool:
+        """The course's one rule for "is this difference real?".
+
+        True when the interval excludes zero **and** the mean difference shows at the
+        three decimals the course prints (``|mean| >= 0.0005``): a difference that rounds
+        to +0.000 is not called a win even when its interval is a hair away from zero.
+        """
+        return self.excludes_zero and abs(self.mean) >= ROUNDS_TO_ZERO
+
+    def verdict(self, a: str, b: str, what: str = "per-image mIoU", scope: str = SCOPE) -> str:
+        """The course's one wording for "is this difference real?", as a Markdown sentence.
+
+        Names a winner only when :attr:`above_noise`; otherwise says the two are within
+        noise. The sentence says what it covers (``scope``): the interval resamples the
+        test photos, not the training run, so it says nothing about another seed.
+
+        Args:
+            a, b: names of the two things compared; the difference is ``a - b``.
+            what: the score compared, e.g. ``"per-image mIoU"``.
+            scope: what the interval covers, e.g. ``"on these test photos, for this
+                training run"`` (the default) or ``"on these validation photos"``.
+
+        Returns:
+            One sentence ending with a full stop, e.g. ``"On these test photos, for this
+            training run, the difference in per-image mIoU favours **fine-tuned** over
+            frozen: fine-tuned − frozen = +0.021 (95% CI +0.012 to +0.030, 298 photos)."``
+        """
+        formula = f"{a} − {b} = {self}"
+        lead = scope[:1].upper() + scope[1:]
+        if self.above_noise:
+            better, worse = (a, b) if self.mean > 0 else (b, a)
+            return f"{lead}, the difference in {what} favours **{better}** over {worse}: {formula}."
+        if self.excludes_zero:
+            return f"{lead}, {a} and {b} score the same on {what} to three decimals: {formula}."
+        return (
+            f"{lead}, {a} and {b} are **within noise** on {what}: {formula}; the interval "
+            "includes zero, so these photos cannot rank them."
+        )
 
     def __str__(self) -> str:
         return (

@@ -532,15 +532,15 @@ def plot_differences(differences: dict, xlabel="difference in per-image IoU", ax
         xlabel: what the differences measure.
 
     Returns:
-        The axes. An interval that crosses the dashed zero line is drawn grey ("within
-        noise"); one that excludes zero is drawn black.
+        The axes. A difference that :attr:`seglib.metrics.Difference.above_noise` calls real
+        (its interval excludes zero) is drawn black; one within noise is drawn grey.
     """
     labels = list(differences)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 0.5 * len(labels) + 1.2))
     for i, label in enumerate(labels):
         d = differences[label]
-        color = "black" if d.excludes_zero else "0.6"
+        color = "black" if d.above_noise else "0.6"
         ax.errorbar(
             d.mean, i, xerr=[[d.mean - d.low], [d.high - d.mean]], fmt="o", color=color, capsize=4
         )
@@ -617,6 +617,111 @@ def show_worst(model, photos, per_image, image_size, k: int = 8, by: str = "mean
         f"prediction, probability of pet, confidence; mask colours {COLOR_WORDS}",
     )
     return fig
+
+
+def plot_unet_sketch(depth: int, image_size: int, base_filters: int, ax=None):
+    """Sketch of a U-Net's levels as the letter U (notebook 04), one box per level.
+
+    The encoder (blue) halves the side and doubles the channels at every level, the bottom
+    (grey) is the smallest map, the decoder (green) climbs back up; dashed arrows are the
+    skip connections, each joining an encoder level to the decoder level of the same side.
+
+    Args:
+        depth: max-pool steps (``depth + 1`` levels). image_size: input side in pixels.
+        base_filters: channels at the first level, doubled per level.
+
+    Returns:
+        The axes.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 1.1 * (depth + 1) + 0.8))
+    arrow = {"arrowstyle": "->", "color": "0.2"}
+    for level in range(depth + 1):
+        side, filters = image_size // 2**level, base_filters * 2**level
+        columns = [(level, "tab:blue")] + ([(2 * depth - level, "tab:green")] * (level < depth))
+        for x, color in columns:
+            color = "0.4" if level == depth else color
+            ax.add_patch(plt.Rectangle((x - 0.42, -level - 0.3), 0.84, 0.6, color=color))
+            ax.text(
+                x, -level, f"{side}×{side}\n{filters} ch", ha="center", va="center", color="white"
+            )
+        if level < depth:
+            right = 2 * depth - level
+            dashed = {**arrow, "linestyle": "--"}
+            ax.annotate("", (right - 0.45, -level), (level + 0.45, -level), arrowprops=dashed)
+            ax.annotate("", (level + 1, -level - 0.72), (level, -level - 0.3), arrowprops=arrow)
+            ax.annotate("", (right, -level - 0.3), (right - 1, -level - 0.72), arrowprops=arrow)
+    ax.text(depth, 0.1, "skip connections: copy and concatenate", ha="center", va="bottom")
+    ax.text(depth / 2 - 0.6, -depth / 2, "2×2 max-pool", ha="right", rotation=-38)
+    ax.text(1.5 * depth + 0.6, -depth / 2, "2×2 up-convolution", ha="left", rotation=38)
+    ax.set_xlim(-0.6, 2 * depth + 0.6)
+    ax.set_ylim(-depth - 0.5, 0.6)
+    ax.axis("off")
+    ax.set_title(
+        f"our U-Net at depth {depth}: encoder (blue), bottom (grey), decoder (green); "
+        "each box is two 3×3 convolutions"
+    )
+    set_alt_text(
+        ax,
+        f"sketch of a U-Net with {depth + 1} levels as the letter U: the encoder goes down from "
+        f"{image_size}×{image_size} px with {base_filters} channels to "
+        f"{image_size // 2**depth}×{image_size // 2**depth} px with {base_filters * 2**depth} "
+        "channels, the decoder climbs back up, and dashed skip connections join each encoder "
+        "level to the decoder level of the same size",
+    )
+    return ax
+
+
+def unet_blocks(input_shape=(128, 128, 3), depth: int = 4, base_filters: int = 16, **kwargs):
+    """The U-Net of :func:`seglib.models.unet` regrouped for drawing: one box per level.
+
+    Each level's two 3×3 convolutions (with BatchNorm and ReLU) become one nested model
+    named ``down0`` ... ``bottom`` ... ``up0``, so :func:`plot_architecture` draws about
+    ``5 · depth + 3`` boxes instead of every layer: readable at notebook width. The weights
+    are the same in number and kind as ``models.unet`` with the same arguments (checked).
+
+    Args:
+        input_shape, depth, base_filters, kwargs (``batch_norm``, ``num_classes``,
+            ``skip_connections``): as for :func:`seglib.models.unet`.
+
+    Returns:
+        An untrained ``keras.Model`` (for drawing; train ``models.unet`` itself).
+
+    Raises:
+        ValueError: the regrouped model's parameter count differs from ``models.unet``'s.
+    """
+    from seglib import models
+
+    reference = models.unet(input_shape, depth=depth, base_filters=base_filters, **kwargs)
+    batch_norm = kwargs.get("batch_norm", True)
+    skip_connections = kwargs.get("skip_connections", True)
+
+    def block(x, filters, name):
+        inner = keras.Input(shape=x.shape[1:])
+        out = models.conv_block(inner, filters, batch_norm, name=name)
+        return keras.Model(inner, out, name=name)(x)
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x, skips = inputs, []
+    for level in range(depth):
+        x = block(x, base_filters * 2**level, f"down{level}")
+        skips.append(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool{level}")(x)
+    x = block(x, base_filters * 2**depth, "bottom")
+    for level in reversed(range(depth)):
+        filters = base_filters * 2**level
+        x = keras.layers.Conv2DTranspose(filters, 2, strides=2, name=f"upconv{level}")(x)
+        if skip_connections:
+            x = keras.layers.Concatenate(name=f"skip{level}")([x, skips[level]])
+        x = block(x, filters, f"up{level}")
+    logits = keras.layers.Conv2D(kwargs.get("num_classes", 3), 1, name="logits")(x)
+    model = keras.Model(inputs, logits, name=f"{reference.name}_blocks")
+    if model.count_params() != reference.count_params():
+        raise ValueError(
+            f"regrouped U-Net has {model.count_params():,} parameters, "
+            f"models.unet {reference.count_params():,}"
+        )
+    return model
 
 
 enable_alt_text()

@@ -217,3 +217,43 @@ def test_report_keeps_photo_counts_whole():
     assert list(table.index) == ["a - b", "a - c"]
     assert pd.api.types.is_integer_dtype(table["photos"])
     assert "298.0" not in table.round(3).to_string()
+
+
+def test_verdict_names_a_winner_only_above_the_noise():
+    winner = metrics.Difference(-0.021, -0.030, -0.012, 0.95, 298)
+    text = winner.verdict("fine-tuned", "frozen")
+    assert winner.above_noise
+    assert text.startswith(
+        "On these test photos, for this training run, the difference in per-image mIoU "
+        "favours **frozen** over fine-tuned"
+    )
+    assert "fine-tuned − frozen = -0.021 (95% CI -0.030 to -0.012, 298 photos)" in text
+    noise = metrics.Difference(0.004, -0.002, 0.010, 0.95, 298)
+    assert not noise.above_noise
+    assert "**within noise** on per-image mIoU" in noise.verdict("a", "b")
+    assert noise.verdict("a", "b").count("**") == 2  # only "within noise" is in bold
+    # Excludes zero but prints as +0.000: no winner either (the one rule, not just the sign).
+    tiny = metrics.Difference(0.0002, 0.0001, 0.0004, 0.95, 50)
+    assert tiny.excludes_zero and not tiny.above_noise
+    assert "the same on pet IoU to three decimals" in tiny.verdict("a", "b", what="pet IoU")
+    scoped = winner.verdict("a", "b", scope="on these validation photos")
+    assert scoped.startswith(
+        "On these validation photos, the difference in per-image mIoU favours **b**"
+    )
+
+
+def test_bonferroni_level_and_the_note_that_offers_it():
+    assert metrics.bonferroni(0.95, 1) == pytest.approx(0.95)
+    assert metrics.bonferroni(0.95, 10) == pytest.approx(0.995)
+    with pytest.raises(ValueError, match="comparisons"):
+        metrics.bonferroni(0.95, 0)
+    with pytest.raises(ValueError, match="confidence"):
+        metrics.bonferroni(1.5, 3)
+    note = metrics.multiple_comparisons_note(10)
+    assert "10 comparisons" in note and "about 0.5 of them" in note and "99.5%" in note
+    # The adjusted level really widens the interval.
+    rng = np.random.default_rng(1)
+    a, b = rng.uniform(0.5, 0.9, 100), rng.uniform(0.5, 0.9, 100)
+    plain = metrics.paired_bootstrap(a, b)
+    strict = metrics.paired_bootstrap(a, b, confidence=metrics.bonferroni(0.95, 10))
+    assert strict.high - strict.low > plain.high - plain.low

@@ -1,5 +1,6 @@
 from seglib import metrics, models, viz
 
+import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -236,3 +237,25 @@ def test_plot_architecture_returns_the_diagram_with_alt_text(tmp_path, monkeypat
     assert shown.alt.startswith(alt) and f"{model.count_params():,} parameters" in shown.alt
     data, metadata = shown._repr_png_()
     assert data and metadata["alt"] == shown.alt  # what IPython displays, with its alt
+
+
+def test_plot_unet_sketch_draws_one_box_per_level_and_side():
+    ax = viz.plot_unet_sketch(depth=3, image_size=64, base_filters=8)
+    texts = [t.get_text() for t in ax.texts]
+    assert "64×64\n8 ch" in texts and "8×8\n64 ch" in texts  # top and bottom of the U
+    assert len(ax.patches) == 2 * 3 + 1  # encoder and decoder boxes, one bottom box
+    assert "U-Net with 4 levels" in viz.alt_text(ax.figure) and "64×64 px" in viz.alt_text(
+        ax.figure
+    )
+    plt.close("all")
+
+
+def test_unet_blocks_draws_one_box_per_level_with_the_same_weights():
+    blocks = viz.unet_blocks((64, 64, 3), depth=3, base_filters=8)
+    plain = models.unet((64, 64, 3), depth=3, base_filters=8)
+    assert blocks.count_params() == plain.count_params()
+    # input, 3 x (block, pool), bottom, 3 x (upconv, skip, block), logits
+    assert len(blocks.layers) == 5 * 3 + 3
+    assert len(plain.layers) > 3 * len(blocks.layers) // 2  # far fewer boxes than layers
+    nested = [layer.name for layer in blocks.layers if isinstance(layer, keras.Model)]
+    assert nested == ["down0", "down1", "down2", "bottom", "up2", "up1", "up0"]
