@@ -8,10 +8,12 @@
    first puts it back to the state just after that install (what the steps below added or
    changed is undone), so each run starts from Colab's set.
 3. Runs every notebook setup cell's Colab branch, its ``%pip install`` lines in order
-   (each distinct line once), the seglib line pointed at this checkout instead of GitHub
-   and nothing else changed (``--no-deps`` included). No constraints here, as on Colab.
-   It fails when those installs change a package Colab already had that the lines do not
-   name (that would take a runtime restart on Colab), and prints what they changed.
+   (each distinct line once, seglib's last as in every cell), the seglib line pointed at
+   this checkout instead of GitHub and nothing else changed (``--no-deps`` included). No
+   constraints here, as on Colab. It fails when those installs change a package Colab
+   already had that the lines do not name (that would take a runtime restart on Colab) or
+   when pip prints a dependency-conflict ERROR (the student would see it), and prints what
+   they changed.
 4. Runs, in that venv and against the installed seglib (``python -P``: not this
    checkout's folder): tests/test_tfds.py, the data-loading tests (tests/test_data.py,
    tests/test_oxford.py) and every notebook under nbval in smoke mode.
@@ -194,7 +196,8 @@ def setup_cell_installs() -> list[list[str]]:
                     commands.append(args)
     if not any(any(a.startswith("seglib @ ") for a in c) for c in commands):
         raise SystemExit("no notebook setup cell installs seglib in its Colab branch")
-    return commands
+    # Every setup cell installs seglib last; across notebooks, keep that order.
+    return sorted(commands, key=lambda c: any(a.startswith("seglib @ ") for a in c))
 
 
 def named(args: list[str]) -> set[str]:
@@ -222,14 +225,26 @@ def main() -> int:
     restore_base(python)
     before = freeze(python)
     asked: set[str] = set()
+    conflicts = []
     for args in setup_cell_installs():
-        run(python, "-m", "pip", *args)
+        shown = run(python, "-m", "pip", *args, capture_output=True, text=True)
+        output = shown.stdout + shown.stderr
+        print(output, end="", flush=True)
+        if "dependency conflicts" in output:  # pip's ERROR, shown in the student's notebook
+            conflicts.append(" ".join(args))
         asked |= named(args)
     after = freeze(python)
     added = sorted(after[n] for n in after if n not in before)
     changed = sorted(f"{before[n]} -> {after[n]}" for n in before if after.get(n) != before[n])
     say("the setup cells added: " + (", ".join(added) or "nothing"))
     say("the setup cells changed: " + (", ".join(changed) or "nothing"))
+    if conflicts:
+        say(
+            "FAILED: pip printed a dependency-conflict ERROR for: "
+            + "; ".join(conflicts)
+            + " (install what seglib needs before seglib, which goes in last with --no-deps)"
+        )
+        return 1
     unasked = [n for n in before if after.get(n) != before[n] and n not in asked]
     if unasked:
         say(
@@ -241,6 +256,7 @@ def main() -> int:
     if not env.get("SEGLIB_DATA", "").strip():
         env["SEGLIB_DATA"] = "synthetic"  # as make test: offline, no data needed
     env.pop("PYTHONPATH", None)
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # ipykernel 6's debugger warns on Python 3.13
     where = subprocess.run(
         [str(python), "-P", "-c", "import seglib; print(seglib.__file__)"],
         cwd=ROOT,

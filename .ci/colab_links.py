@@ -4,7 +4,7 @@
 ...``: it writes ``notebooks/colab.toml`` (the one source of truth) and rewrites, in every
 ``notebooks/NN_*.ipynb``, the badge link in the first cell and, in the setup cell, the
 ``%pip install`` line of seglib and the one of ``colab_extras`` (what the course needs beyond
-Colab's own packages, with the comment above it; added after seglib's line when missing).
+Colab's own packages, with the comment above it; added before seglib's line when missing).
 Without arguments it only rewrites the notebooks from the file. Other cells and the
 notebooks' layout are left as they are.
 """
@@ -64,8 +64,10 @@ def extras_block(indent: str, extras: list[str]) -> str:
 
 
 def with_extras(source: str, extras: list[str]) -> str:
-    """``source`` with its extras block set to ``extras`` (inserted after seglib's install
-    line when missing, removed when ``extras`` is empty)."""
+    """``source`` with its extras block set to ``extras`` (inserted before seglib's install
+    line when missing, removed when ``extras`` is empty). Before, so that seglib, installed
+    last with ``--no-deps``, is not yet there when pip checks the extras' dependants: else
+    pip prints an ERROR listing seglib's own pins that Colab's versions do not meet."""
     match = EXTRAS.search(source)
     if match:
         block = extras_block(match.group(1), extras) if extras else ""
@@ -74,12 +76,8 @@ def with_extras(source: str, extras: list[str]) -> str:
     if not extras:
         return source
     install = INSTALL_LINE.search(source)
-    return (
-        source[: install.end()]
-        + "\n"
-        + extras_block(install.group(1), extras)
-        + source[install.end() :]
-    )
+    block = extras_block(install.group(1), extras)
+    return source[: install.start()] + block + "\n" + source[install.start() :]
 
 
 def badge_url(repo: str, ref: str, name: str) -> str:

@@ -544,9 +544,11 @@ def tfds_builder(data_dir: str | os.PathLike | None = None):
         a prepared ``tfds.core.DatasetBuilder`` (use ``.as_dataset(split=...)``).
 
     Raises:
-        DataError: the host cannot be reached, or TFDS failed to download or prepare
-            the dataset; the message names the problem and how to use a local folder
-            (``SEGLIB_DATA``) or the synthetic source instead.
+        DataError: TFDS cannot be imported or its builder created (the message names the
+            cause and the fix, see :func:`explain_tfds_failure`), the host cannot be
+            reached, or TFDS failed to download or prepare the dataset; the message names
+            the problem and how to use a local folder (``SEGLIB_DATA``), the direct
+            download (``SEGLIB_DATA=oxford``) or the synthetic source instead.
     """
     from urllib.parse import urlsplit
 

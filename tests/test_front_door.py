@@ -84,6 +84,8 @@ def test_every_notebook_points_colab_at_the_one_repository_and_ref():
         assert 'if "google.colab" in sys.modules:' in setup, name  # only in Colab
         extras = " ".join(f'"{spec}"' for spec in config["colab_extras"])
         assert f"    %pip install --quiet {extras}\n" in setup, name  # what Colab lacks
+        pips = [line for line in setup.splitlines() if "%pip install" in line]
+        assert "seglib @ git+" in pips[-1], name  # seglib last: see colab_links.with_extras
 
 
 def test_colab_links_rewrites_badges_and_install_cells(tmp_path, monkeypatch):
@@ -150,8 +152,8 @@ def test_colab_links_writes_the_extras_line_from_colab_toml(tmp_path, monkeypatc
     setup = "".join(_cells(notebooks / name)[1]["source"])
     lines = setup.splitlines()
     seglib_line = next(i for i, line in enumerate(lines) if "seglib @ git+" in line)
-    assert lines[seglib_line + 1] == "    " + tool.EXTRAS_COMMENT  # inserted after seglib
-    assert lines[seglib_line + 2] == (
+    assert lines[seglib_line - 2] == "    " + tool.EXTRAS_COMMENT  # inserted before seglib
+    assert lines[seglib_line - 1] == (
         '    %pip install --quiet "tensorflow-metadata==1.17.2" "importlib-resources==9.9.9"'
     )
     assert tool.main([]) == 0 and "".join(_cells(notebooks / name)[1]["source"]) == setup
@@ -211,6 +213,7 @@ def test_make_test_colab_installs_seglib_as_the_setup_cells_do():
     commands = check.setup_cell_installs()
     seglib = [c for c in commands if any(a.startswith("seglib @ ") for a in c)]
     assert seglib == [["install", "--quiet", "--no-deps", f"seglib @ {ROOT.as_uri()}"]]
+    assert commands[-1] == seglib[0]  # last, as in every setup cell
     config = tomllib.loads((ROOT / "notebooks" / "colab.toml").read_text())
     assert ["install", "--quiet", *config["colab_extras"]] in commands
     assert any("ai-edge-litert==2.3.0" in c for c in commands)  # 08's
