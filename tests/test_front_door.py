@@ -219,3 +219,12 @@ def test_make_test_colab_installs_seglib_as_the_setup_cells_do():
     assert any("ai-edge-litert==2.3.0" in c for c in commands)  # 08's
     assert [line for line in _make_n("test-colab").splitlines() if "colab_check.py" in line]
     assert re.search(r"(?m)^make test-colab$", (ROOT / ".ci" / "run").read_text())
+
+
+def test_make_test_colab_says_what_it_skipped_without_colabs_python(monkeypatch, capsys):
+    check = _ci_module("colab_check")
+    monkeypatch.setattr(check, "find_python", lambda version: None)
+    monkeypatch.setattr(check, "build_venv", lambda *a: pytest.fail("must not build a venv"))
+    assert check.main() == 0
+    out = capsys.readouterr().out
+    assert f"SKIPPED: no Python {check.colab_python_version()}" in out and "did not run" in out
