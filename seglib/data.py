@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -87,8 +88,8 @@ OXFORD_ARCHIVES = (
 #: Seconds a stalled download may stay silent before it is abandoned (resumable).
 OXFORD_TIMEOUT = 60.0
 #: The pins that make TFDS 4.9.10 work on Colab's packages (see the notebooks' setup cell):
-#: a tensorflow-metadata generated with protobuf 4.25 (which protobuf 5 and 6 both accept),
-#: and importlib-resources (etils imports it; ``pip install --no-deps`` skips it).
+#: a tensorflow-metadata generated with protobuf 4.25.6, which Colab's protobuf 5.29.6
+#: accepts (``make test-colab``), and importlib-resources (etils imports it; Colab lacks it).
 TFDS_FIXES = {
     "tensorflow_metadata": "tensorflow-metadata==1.17.2",
     "importlib_resources": "importlib-resources==7.1.0",
@@ -465,13 +466,16 @@ def explain_tfds_failure(error: BaseException, doing: str = "import TensorFlow D
     for exc in chain:
         text = str(exc)
         if type(exc).__name__ == "VersionError" or "Gencode/Runtime" in text:
+            versions = re.search(r"gencode (\S+) runtime (\S+?)\.?(?:\s|$)", text)
+            gencode, runtime = versions.groups() if versions else ("another version", None)
+            runtime = runtime or _installed_version("protobuf")
             return (
-                f"Could not {doing}: its tensorflow-metadata "
-                f"({_installed_version('tensorflow-metadata')}) was generated with a newer "
-                f"protobuf than the one installed ({_installed_version('protobuf')}), so "
-                f"protobuf refuses to load it ({type(exc).__name__}: {text.strip()}). "
-                f'Fix: pip install "{TFDS_FIXES["tensorflow_metadata"]}", then restart the '
-                "Python kernel (Colab: Runtime > Restart session). " + _OXFORD_HINT
+                f"Could not {doing}: the installed protobuf ({runtime}) refuses "
+                f"tensorflow-metadata {_installed_version('tensorflow-metadata')}, whose files "
+                f"were generated with protobuf {gencode} ({type(exc).__name__}: {text.strip()}). "
+                f'Fix: pip install "{TFDS_FIXES["tensorflow_metadata"]}" (generated with '
+                "protobuf 4.25, which protobuf 5 accepts), then restart the Python kernel "
+                "(Colab: Runtime > Restart session). " + _OXFORD_HINT
             )
         if isinstance(exc, ModuleNotFoundError) and exc.name:
             top = exc.name.split(".")[0]
@@ -554,13 +558,13 @@ def tfds_builder(data_dir: str | os.PathLike | None = None):
 
     tfds = import_tfds()
     data_dir = tfds_data_dir(data_dir)
-    try:
+    try:  # TFDS imports some modules only here (importlib_resources for its checksums)
         builder = tfds.builder(TFDS_NAME, data_dir=data_dir)
+        if builder.is_prepared():
+            return builder
+        urls = _tfds_download_urls(builder)
     except Exception as e:
         raise DataError(explain_tfds_failure(e, f"create the TFDS builder for {TFDS_NAME}")) from e
-    if builder.is_prepared():
-        return builder
-    urls = _tfds_download_urls(builder)
     problem = _unreachable(urls[0]) if urls else None
     if problem is not None:
         host = urlsplit(urls[0]).hostname or urls[0]

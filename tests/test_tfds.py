@@ -340,7 +340,8 @@ def test_protobuf_mismatch_is_named_with_its_fix(half_imported_tfds, tmp_path, m
     message = str(info.value)
     print(message)
     assert "has no attribute" not in message
-    assert "Gencode/Runtime" in message and "protobuf" in message
+    assert "Gencode/Runtime" in message
+    assert "protobuf (5.29.6) refuses" in message and "generated with protobuf 6.31.1" in message
     assert f'pip install "{data.TFDS_FIXES["tensorflow_metadata"]}"' in message
     assert "tensorflow-metadata==1.17.2" in message
     assert "SEGLIB_DATA=oxford" in message  # the way around TFDS
@@ -380,6 +381,26 @@ def test_a_missing_module_when_the_builder_is_made_is_named(tmp_path, monkeypatc
     message = str(info.value)
     assert message.startswith(f"Could not create the TFDS builder for {data.TFDS_NAME}")
     assert 'pip install "importlib-resources==7.1.0"' in message
+
+
+def test_a_missing_module_when_tfds_reads_its_checksums_is_named(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    class Missing:  # TFDS reads url_infos through etils, which imports importlib_resources
+        def __get__(self, instance, owner):
+            raise ModuleNotFoundError(
+                "No module named 'importlib_resources'", name="importlib_resources"
+            )
+
+    class Builder:
+        url_infos = Missing()
+
+        def is_prepared(self):
+            return False
+
+    monkeypatch.setattr(tfds, "builder", lambda *a, **k: Builder())
+    with pytest.raises(DataError, match=r'pip install "importlib-resources==7\.1\.0"'):
+        data.tfds_builder(tmp_path)
 
 
 def test_a_network_failure_during_the_download_is_named(tmp_path, monkeypatch):
