@@ -9,6 +9,10 @@
 # make lab          open JupyterLab on notebooks/
 # make colab-links REPO=owner/name REF=tag   point every Colab badge and install cell there
 # make check-python resolve the pinned packages under every Python version we claim
+# make test-colab   Colab's own packages (.ci/colab-constraints.txt) in .venv-colab/ with Colab's
+#                   Python, seglib installed as the notebooks' setup cell does: TFDS and data
+#                   tests, every notebook under nbval in smoke mode (skips, saying so, without
+#                   that Python)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -29,7 +33,8 @@ ifneq ($(strip $(SEGLIB_EXAMPLE_IMAGE)),)
 export SEGLIB_EXAMPLE_IMAGE := $(call to_abs,$(strip $(SEGLIB_EXAMPLE_IMAGE)))
 endif
 
-.PHONY: run test unit nbval test-browser lint lab clean install bench colab-links check-python site hooks
+.PHONY: run test unit nbval test-browser lint lab clean install bench colab-links check-python \
+	site hooks test-colab
 
 install: $(STAMP)
 
@@ -83,6 +88,10 @@ colab-links: $(STAMP)
 check-python:
 	$(PYTHON) .ci/check_python_versions.py
 
+# No $(STAMP): it builds its own virtualenv, .venv-colab/, from Colab's constraints.
+test-colab:
+	$(PYTHON) .ci/colab_check.py
+
 clean:
 	rm -rf build notebooks/runs .pytest_cache .ruff_cache
-	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . \( -path ./$(VENV) -o -path ./.venv-colab \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

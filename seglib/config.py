@@ -3,9 +3,10 @@
 ==========================  ============================================================
 variable                    meaning
 ==========================  ============================================================
-``SEGLIB_DATA``             data source: ``tfds``, ``synthetic``, or a directory in the
-                            Oxford-IIIT Pet release layout (default ``tfds``; empty means
-                            the default)
+``SEGLIB_DATA``             data source: ``tfds``, ``oxford`` (the release downloaded
+                            without TFDS), ``synthetic``, or a directory in the
+                            Oxford-IIIT Pet release layout (default ``tfds``, on Colab
+                            too; empty means the default)
 ``SEGLIB_ENCODER_WEIGHTS``  local ImageNet weights used wherever ``"imagenet"`` is asked
                             for: one or more ``.h5`` files or folders, separated by
                             ``os.pathsep`` (``:``; ``;`` on Windows); each encoder takes the
@@ -54,7 +55,8 @@ def smoke_mode() -> bool:
 
 
 def data_source() -> str:
-    """Return ``SEGLIB_DATA`` (``tfds``, ``synthetic`` or a directory); unset or empty: ``tfds``."""
+    """Return ``SEGLIB_DATA`` (``tfds``, ``oxford``, ``synthetic`` or a directory); unset or
+    empty: ``tfds``, everywhere including Colab (whose setup cell makes TFDS work there)."""
     return os.environ.get("SEGLIB_DATA", "").strip() or "tfds"
 
 

@@ -18,6 +18,11 @@ Sources (``SEGLIB_DATA`` picks the default, see :mod:`seglib.config`):
   The release's oddities are handled: a GIF and an RGBA PNG named ``.jpg`` (decoded by
   content, first frame, alpha dropped), grayscale images (expanded to RGB) and ``.mat``
   files in ``images/`` (ignored: only names in the split lists are read).
+* ``"oxford"``: the release's two archives downloaded directly (no TFDS; the URLs and
+  checksums TFDS records), checked and unpacked once into a cache folder, then read as a
+  directory (see :func:`oxford_dataset_dir`). When TFDS cannot be imported (a broken
+  install) its error names the cause and the fix (see :func:`explain_tfds_failure`) and
+  suggests this source.
 * ``"synthetic"``: a small generated dataset in the same layout (pet-like blobs with a
   border band on textured backgrounds), written once to a cache folder, so everything
   runs with no data and no network.
@@ -65,6 +70,30 @@ TFDS_DOWNLOAD_URLS = (
 )
 #: Seconds to wait for the download host before giving up (offline: fail fast).
 TFDS_PROBE_TIMEOUT = 10.0
+#: The release archives for ``SEGLIB_DATA=oxford``: ``(url, size in bytes, SHA-256)``,
+#: exactly as TFDS records them for oxford_iiit_pet (its ``checksums.tsv``; a test checks
+#: that they agree with the installed TFDS).
+OXFORD_ARCHIVES = (
+    (
+        "https://thor.robots.ox.ac.uk/~vgg/data/pets/images.tar.gz",
+        791_918_971,
+        "67195c5e1c01f1ab5f9b6a5d22b8c27a580d896ece458917e61d459337fa318d",
+    ),
+    (
+        "https://thor.robots.ox.ac.uk/~vgg/data/pets/annotations.tar.gz",
+        19_173_078,
+        "52425fb6de5c424942b7626b428656fcbd798db970a937df61750c0f1d358e91",
+    ),
+)
+#: Seconds a stalled download may stay silent before it is abandoned (resumable).
+OXFORD_TIMEOUT = 60.0
+#: The pins that make TFDS 4.9.10 work on Colab's packages (see the notebooks' setup cell):
+#: a tensorflow-metadata generated with protobuf 4.25.6, which Colab's protobuf 5.29.6
+#: accepts (``make test-colab``), and importlib-resources (etils imports it; Colab lacks it).
+TFDS_FIXES = {
+    "tensorflow_metadata": "tensorflow-metadata==1.17.2",
+    "importlib_resources": "importlib-resources==7.1.0",
+}
 #: Share of ``trainval`` held out for validation.
 VALIDATION_FRACTION = 0.15
 SPLITS = ("train", "validation", "trainval", "test")
@@ -532,6 +561,126 @@ def _offline_help(urls: list[str]) -> str:
     )
 
 
+_OXFORD_HINT = (
+    "Or skip TFDS: SEGLIB_DATA=oxford downloads the same two archives from the release's "
+    "site (about 800 MB) and unpacks them (see seglib.data.oxford_dataset_dir)."
+)
+
+
+def _exception_chain(error: BaseException) -> list[BaseException]:
+    """``error`` and every exception it was raised from or while handling, in order."""
+    chain: list[BaseException] = []
+    while error is not None and error not in chain:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    return chain
+
+
+def _installed_version(distribution: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def explain_tfds_failure(error: BaseException, doing: str = "import TensorFlow Datasets") -> str:
+    """Name the real cause of a TFDS failure and its one-line fix.
+
+    TFDS's ``__init__`` logs and swallows the errors of its own imports, so a broken
+    install first shows as ``module 'tensorflow_datasets' has no attribute 'builder'``.
+    Here the chain of ``error`` (see :func:`import_tfds`, which re-raises the swallowed
+    error) is searched for a known cause:
+
+    * protobuf's ``VersionError`` (``Detected incompatible Protobuf Gencode/Runtime
+      versions``): tensorflow-metadata was generated with a newer protobuf than the one
+      installed (Colab: tensorflow-metadata 1.21.0 is built with protobuf 6.31.1, Colab
+      has protobuf 5.29.6; tensorflow/metadata#68). Fix: :data:`TFDS_FIXES`' pin.
+    * ``ModuleNotFoundError``: a dependency is missing (``importlib_resources`` on Colab,
+      where seglib is installed with ``--no-deps``). Fix: install it.
+    * a network error (``URLError``, ``ConnectionError``, ``TimeoutError``): no network.
+
+    Args:
+        error: the exception TFDS raised.
+        doing: what was being done, for the first words of the message.
+
+    Returns:
+        one paragraph: cause, the original error, the fix, and :data:`_OXFORD_HINT`.
+    """
+    import urllib.error
+
+    chain = _exception_chain(error)
+    original = f"{type(chain[-1]).__name__}: {chain[-1]}"
+    for exc in chain:
+        text = str(exc)
+        if type(exc).__name__ == "VersionError" or "Gencode/Runtime" in text:
+            versions = re.search(r"gencode (\S+) runtime (\S+?)\.?(?:\s|$)", text)
+            gencode, runtime = versions.groups() if versions else ("another version", None)
+            runtime = runtime or _installed_version("protobuf")
+            return (
+                f"Could not {doing}: the installed protobuf ({runtime}) refuses "
+                f"tensorflow-metadata {_installed_version('tensorflow-metadata')}, whose files "
+                f"were generated with protobuf {gencode} ({type(exc).__name__}: {text.strip()}). "
+                f'Fix: pip install "{TFDS_FIXES["tensorflow_metadata"]}" (generated with '
+                "protobuf 4.25, which protobuf 5 accepts), then restart the Python kernel "
+                "(Colab: Runtime > Restart session). " + _OXFORD_HINT
+            )
+        if isinstance(exc, ModuleNotFoundError) and exc.name:
+            top = exc.name.split(".")[0]
+            fix = TFDS_FIXES.get(top, top.replace("_", "-"))
+            return (
+                f"Could not {doing}: the module {top!r} it needs is not installed "
+                f'({type(exc).__name__}: {exc}). Fix: pip install "{fix}" (on Colab the '
+                "notebooks' setup cell does this), then run this cell again. " + _OXFORD_HINT
+            )
+        if isinstance(exc, urllib.error.URLError | ConnectionError | TimeoutError):
+            return (
+                f"Could not {doing}: the network failed ({type(exc).__name__}: {exc}). "
+                "Fix: check the connection and run this cell again (a download resumes). "
+                + _OXFORD_HINT
+            )
+    return f"Could not {doing} ({original}). " + _OXFORD_HINT
+
+
+def import_tfds():
+    """Import ``tensorflow_datasets``, or raise a :class:`~seglib.errors.DataError` that
+    names why it cannot be imported (see :func:`explain_tfds_failure`).
+
+    TFDS catches the errors of its own imports and only logs them, leaving a module
+    without ``builder``; its ``public_api`` is then imported again here, which raises the
+    swallowed error so that it can be named.
+
+    Returns:
+        the ``tensorflow_datasets`` module.
+
+    Raises:
+        DataError: TFDS or one of its dependencies cannot be imported; the message names
+            the cause (protobuf/tensorflow-metadata mismatch, missing module) and the fix.
+    """
+    import importlib
+
+    try:
+        import tensorflow_datasets as tfds
+
+        if not hasattr(tfds, "builder"):
+            importlib.import_module("tensorflow_datasets.public_api")  # raises the real error
+            raise ImportError(
+                "tensorflow_datasets was imported while one of its dependencies was broken; "
+                "the dependency is fixed now, but a module is only imported once per session"
+            )
+    except Exception as e:
+        message = explain_tfds_failure(e)
+        if isinstance(e, ImportError) and "imported once per session" in str(e):
+            message = (
+                f"TensorFlow Datasets was imported before its dependencies were fixed ({e}). "
+                "Fix: restart the Python kernel (Colab: Runtime > Restart session) and run "
+                "the notebook again. " + _OXFORD_HINT
+            )
+        raise DataError(message) from e
+    return tfds
+
+
 def tfds_builder(data_dir: str | os.PathLike | None = None):
     """Return the TFDS ``oxford_iiit_pet`` builder, downloading and preparing it if needed.
 
@@ -548,24 +697,23 @@ def tfds_builder(data_dir: str | os.PathLike | None = None):
         a prepared ``tfds.core.DatasetBuilder`` (use ``.as_dataset(split=...)``).
 
     Raises:
-        DataError: the host cannot be reached, or TFDS failed to download or prepare
-            the dataset; the message names the problem and how to use a local folder
-            (``SEGLIB_DATA``) or the synthetic source instead.
+        DataError: TFDS cannot be imported or its builder created (the message names the
+            cause and the fix, see :func:`explain_tfds_failure`), the host cannot be
+            reached, or TFDS failed to download or prepare the dataset; the message names
+            the problem and how to use a local folder (``SEGLIB_DATA``), the direct
+            download (``SEGLIB_DATA=oxford``) or the synthetic source instead.
     """
     from urllib.parse import urlsplit
 
-    import tensorflow_datasets as tfds
-
+    tfds = import_tfds()
     data_dir = tfds_data_dir(data_dir)
-    try:
+    try:  # TFDS imports some modules only here (importlib_resources for its checksums)
         builder = tfds.builder(TFDS_NAME, data_dir=data_dir)
+        if builder.is_prepared():
+            return builder
+        urls = _tfds_download_urls(builder)
     except Exception as e:
-        raise DataError(
-            f"Could not create the TFDS builder for {TFDS_NAME} ({type(e).__name__}: {e})."
-        ) from e
-    if builder.is_prepared():
-        return builder
-    urls = _tfds_download_urls(builder)
+        raise DataError(explain_tfds_failure(e, f"create the TFDS builder for {TFDS_NAME}")) from e
     problem = _unreachable(urls[0]) if urls else None
     if problem is not None:
         host = urlsplit(urls[0]).hostname or urls[0]
@@ -577,7 +725,8 @@ def tfds_builder(data_dir: str | os.PathLike | None = None):
         builder.download_and_prepare()
     except Exception as e:  # TFDS raises many types for a failed download
         raise DataError(
-            f"Could not load {TFDS_NAME} from TensorFlow Datasets ({type(e).__name__}: {e}). "
+            explain_tfds_failure(e, f"load {TFDS_NAME} from TensorFlow Datasets")
+            + " "
             + _offline_help(urls)
         ) from e
     return builder
@@ -654,8 +803,10 @@ def load(
 
     Args:
         split: ``"train"``, ``"validation"``, ``"trainval"`` or ``"test"``.
-        source: ``"tfds"``, ``"synthetic"`` or a directory; None reads ``SEGLIB_DATA``.
-            ``"tfds"`` uses the TFDS data folder in ``TFDS_DATA_DIR`` (see :func:`load_tfds`).
+        source: ``"tfds"``, ``"oxford"``, ``"synthetic"`` or a directory; None reads
+            ``SEGLIB_DATA``. ``"tfds"`` uses the TFDS data folder in ``TFDS_DATA_DIR`` (see
+            :func:`load_tfds`); ``"oxford"`` downloads the release without TFDS (see
+            :func:`oxford_dataset_dir`).
         validation_fraction: share of ``trainval`` held out (see :func:`is_validation`).
         limit: keep at most this many pairs (smoke runs); None keeps all.
         breeds: keep only these breeds, e.g. ``["Abyssinian", "beagle"]`` (names as in
@@ -752,9 +903,12 @@ class IndexedSplit:
 
 
 def resolve_directory(source: str | os.PathLike) -> Path:
-    """Map ``"synthetic"`` to its cache folder (creating it); return other paths as given."""
+    """Map ``"synthetic"`` to its cache folder (creating it) and ``"oxford"`` to the
+    downloaded release (see :func:`oxford_dataset_dir`); return other paths as given."""
     if str(source) == "synthetic":
         return synthetic_dataset_dir()
+    if str(source) == "oxford":
+        return oxford_dataset_dir()
     return Path(source).expanduser()
 
 
@@ -767,9 +921,8 @@ def describe(source: str | os.PathLike | None = None) -> pd.DataFrame:
     source = str(source) if source is not None else data_source()
     if source != "tfds":
         return scan_directory(resolve_directory(source))
-    import tensorflow_datasets as tfds
-
     builder = tfds_builder()
+    tfds = import_tfds()
     rows = []
     for split in ("train", "test"):
         for ex in tfds.as_numpy(builder.as_dataset(split=split)):
@@ -794,7 +947,7 @@ def describe(source: str | os.PathLike | None = None) -> pd.DataFrame:
 
 def _tfds_names(builder, split: str) -> list[str]:
     """File names without extension of one TFDS split, read without decoding any image."""
-    import tensorflow_datasets as tfds
+    tfds = import_tfds()
 
     skip = {"image": tfds.decode.SkipDecoding(), "segmentation_mask": tfds.decode.SkipDecoding()}
     ds = builder.as_dataset(split=split, decoders=skip).map(lambda ex: ex["file_name"])
@@ -837,6 +990,190 @@ def breed_counts(
         )
     counts = pd.crosstab(table["breed"], table["split"])
     return counts.reindex(columns=["train", "validation", "test"], fill_value=0).sort_index()
+
+
+# ---------------------------------------------------------------------------
+# The release, downloaded directly (SEGLIB_DATA=oxford)
+# ---------------------------------------------------------------------------
+
+#: What an unpacked release must hold before it is renamed into the cache.
+_RELEASE_FILES = (
+    "images",
+    "annotations/trimaps",
+    "annotations/trainval.txt",
+    "annotations/test.txt",
+)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _download_archive(url: str, size: int, sha256: str, target: Path, timeout: float) -> None:
+    """Download ``url`` to ``target``, resuming a ``target.part`` left by an earlier try.
+
+    The bytes go to ``<target>.part`` (appended with an HTTP ``Range`` request when a
+    part is there and the server honours it); only a file of the recorded size and
+    SHA-256 is renamed to ``target``. A short file is kept for the next try to resume; a
+    file of the right size but the wrong checksum (or too long) is deleted.
+    """
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    part = target.with_name(target.name + ".part")
+    have = part.stat().st_size if part.is_file() else 0
+    if have > size:
+        part.unlink()
+        have = 0
+    if have < size:
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        try:
+            with urllib.request.urlopen(
+                urllib.request.Request(url, headers=headers), timeout=timeout
+            ) as response:
+                append = have > 0 and response.status == 206  # else the server sent it all
+                with open(part, "ab" if append else "wb") as out:
+                    shutil.copyfileobj(response, out, 1 << 20)
+        except urllib.error.HTTPError as e:
+            raise DataError(
+                f"{url}: the server answered HTTP {e.code} ({e.reason}); the archive was not "
+                "downloaded. Run again later, or see the README's data section for other sources."
+            ) from e
+        except (OSError, http.client.HTTPException) as e:
+            got = part.stat().st_size if part.is_file() else 0
+            raise DataError(
+                f"{url}: the download stopped after {got:,} of {size:,} bytes "
+                f"({type(e).__name__}: {e}). Run again to resume it ({part} is kept)."
+            ) from e
+    got = part.stat().st_size
+    if got < size:
+        raise DataError(
+            f"{url}: the download ended after {got:,} of {size:,} bytes (the connection closed "
+            f"early). Run again to resume it ({part} is kept)."
+        )
+    if got > size:
+        part.unlink()
+        raise DataError(
+            f"{url}: the server sent {got:,} bytes where TFDS records {size:,}; the file was "
+            "deleted. Run again to download it afresh."
+        )
+    digest = _sha256(part)
+    if digest != sha256:
+        part.unlink()
+        raise DataError(
+            f"{url}: checksum mismatch, SHA-256 {digest} where TFDS records {sha256}; the "
+            "download was deleted. Run again to download it afresh; if it keeps failing, the "
+            "file on the server has changed."
+        )
+    os.replace(part, target)
+
+
+def _unpack_release(archives: list[Path], target: Path) -> None:
+    """Unpack ``archives`` into a temporary folder beside ``target``, check the release
+    layout, then rename the folder to ``target``. Members that would land outside the
+    folder, links out of it, devices and the like are refused (``tarfile``'s ``data``
+    filter). On any error the temporary folder is removed and ``target`` is untouched."""
+    import tarfile
+    import zlib
+
+    tmp = Path(tempfile.mkdtemp(prefix=".oxford-unpacking-", dir=target.parent))
+    try:
+        for archive in archives:
+            try:
+                with tarfile.open(archive, "r:gz") as tar:
+                    tar.extractall(tmp, filter="data")
+            except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+                archive.unlink(missing_ok=True)  # checked, yet unreadable: fetch it again
+                raise DataError(
+                    f"{archive}: cannot unpack the archive ({type(e).__name__}: {e}); it was "
+                    "deleted. Run again to download it afresh."
+                ) from e
+        missing = [name for name in _RELEASE_FILES if not (tmp / name).exists()]
+        if missing:
+            raise DataError(
+                f"{', '.join(a.name for a in archives)}: the unpacked archives lack "
+                f"{', '.join(missing)}, so they are not the Oxford-IIIT Pet release."
+            )
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process won the race
+            if not (target / "annotations" / "test.txt").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def oxford_dataset_dir(cache_dir=None, archives=None, timeout: float | None = None) -> Path:
+    """Return the folder of the Oxford-IIIT Pet release, downloading it on first use.
+
+    What ``SEGLIB_DATA=oxford`` loads, without TensorFlow Datasets: the release's two
+    archives (``images.tar.gz``, 792 MB; ``annotations.tar.gz``, 19 MB; the URLs, sizes
+    and SHA-256 checksums TFDS records, :data:`OXFORD_ARCHIVES`) are downloaded into
+    ``<cache>/downloads/``, checked, and unpacked into ``<cache>/oxford-iiit-pet/`` in the
+    release layout read by :func:`load_directory`. The cache is ``cache_dir``, else
+    ``$XDG_CACHE_HOME/seglib`` or ``~/.cache/seglib``.
+
+    Every step can be interrupted safely: a download is written to ``<name>.part`` and
+    resumed by the next call; the archives are unpacked into a temporary folder that is
+    renamed to ``oxford-iiit-pet`` only when complete (and removed on any error); the
+    archives are deleted once unpacked. Later calls find the folder and use no network.
+
+    Args:
+        cache_dir: folder for ``downloads/`` and ``oxford-iiit-pet/``.
+        archives: ``(url, size in bytes, SHA-256)`` tuples; None means
+            :data:`OXFORD_ARCHIVES` (tests serve their own).
+        timeout: seconds a silent connection is waited for; None means
+            :data:`OXFORD_TIMEOUT`.
+
+    Returns:
+        the release folder (``images/``, ``annotations/trimaps/``, ``annotations/*.txt``).
+
+    Raises:
+        DataError: the host does not answer (offline: within :data:`TFDS_PROBE_TIMEOUT`
+            seconds), a download stopped early (run again to resume), a checksum does not
+            match, or an archive cannot be unpacked safely. The message names the URL or
+            file and what to do.
+    """
+    from urllib.parse import urlsplit
+
+    archives = OXFORD_ARCHIVES if archives is None else tuple(archives)
+    timeout = OXFORD_TIMEOUT if timeout is None else timeout
+    cache = Path(cache_dir) if cache_dir is not None else _cache_root()
+    target = cache / "oxford-iiit-pet"
+    if (target / "annotations" / "test.txt").is_file():
+        return target
+    downloads = cache / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    for stale in cache.glob(".oxford-unpacking-*"):  # left by a killed process
+        shutil.rmtree(stale, ignore_errors=True)
+    files = []
+    for url, size, sha256 in archives:
+        name = Path(urlsplit(url).path).name
+        if not name.endswith(".tar.gz"):
+            raise ValueError(f"{url}: expected a .tar.gz archive")
+        path = downloads / name
+        if not path.is_file():
+            problem = _unreachable(url, min(timeout, TFDS_PROBE_TIMEOUT))
+            if problem is not None:
+                host = urlsplit(url).hostname or url
+                raise DataError(
+                    f"Cannot download the Oxford-IIIT Pet release: {host} does not answer "
+                    f"({problem}). Offline? Set SEGLIB_DATA to a folder holding the unpacked "
+                    "release, or SEGLIB_DATA=synthetic to run on generated data."
+                )
+            _download_archive(url, size, sha256, path, timeout)
+        files.append(path)
+    _unpack_release(files, target)
+    for path in files:
+        path.unlink(missing_ok=True)
+    return target
 
 
 # ---------------------------------------------------------------------------

@@ -268,3 +268,171 @@ def test_tfds_breed_counts_equal_the_directory_sources(release, monkeypatch):
     from_tfds = data.breed_counts("tfds")
     from_dir = data.breed_counts(release["unpacked"])
     assert from_tfds.equals(from_dir) and from_tfds.to_numpy().sum() > 0
+
+
+# --- a broken TFDS install: the error names the cause and the fix ----------------------
+#
+# TFDS's __init__ logs and swallows the errors of its own imports, leaving a module without
+# ``builder``. These tests put such a half-imported module in place and make the import of
+# its public API raise each cause seen on Colab's packages.
+
+PROTOBUF_MISMATCH = (
+    "Detected incompatible Protobuf Gencode/Runtime versions when loading "
+    "tensorflow_metadata/proto/v0/schema.proto: gencode 6.31.1 runtime 5.29.6. Runtime version "
+    "cannot be older than the linked gencode version. See Protobuf version guarantees at "
+    "https://protobuf.dev/support/cross-version-runtime-guarantee."
+)
+
+
+def _version_error(message: str) -> Exception:
+    try:  # protobuf's own class where this protobuf has it (5.26 and later)
+        from google.protobuf.runtime_version import VersionError
+    except ImportError:
+        VersionError = type("VersionError", (Exception,), {})
+    return VersionError(message)
+
+
+@pytest.fixture
+def half_imported_tfds(monkeypatch):
+    """Install a ``tensorflow_datasets`` without ``builder`` whose ``public_api`` raises
+    what ``set_error`` was given (or imports fine, given None); undone afterwards."""
+    import importlib.abc
+    import importlib.util
+    import sys
+    import types
+
+    raised: list[BaseException | None] = [None]
+
+    class Loader(importlib.abc.Loader):
+        def create_module(self, spec):
+            return None
+
+        def exec_module(self, module):
+            if raised[0] is not None:
+                raise raised[0]
+
+    class Finder(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path=None, target=None):
+            if fullname == "tensorflow_datasets.public_api":
+                return importlib.util.spec_from_loader(fullname, Loader())
+            return None
+
+    saved = {k: v for k, v in sys.modules.items() if k.split(".")[0] == "tensorflow_datasets"}
+    for name in saved:
+        del sys.modules[name]
+    fake = types.ModuleType("tensorflow_datasets")
+    fake.__path__ = []
+    sys.modules["tensorflow_datasets"] = fake
+    monkeypatch.setattr(sys, "meta_path", [Finder(), *sys.meta_path])
+    try:
+        yield lambda error: raised.__setitem__(0, error)
+    finally:
+        for name in [k for k in sys.modules if k.split(".")[0] == "tensorflow_datasets"]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+
+
+def test_protobuf_mismatch_is_named_with_its_fix(half_imported_tfds, tmp_path, monkeypatch):
+    half_imported_tfds(_version_error(PROTOBUF_MISMATCH))
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError) as info:
+        data.load("train", "tfds")
+    message = str(info.value)
+    print(message)
+    assert "has no attribute" not in message
+    assert "Gencode/Runtime" in message
+    assert "protobuf (5.29.6) refuses" in message and "generated with protobuf 6.31.1" in message
+    assert f'pip install "{data.TFDS_FIXES["tensorflow_metadata"]}"' in message
+    assert "tensorflow-metadata==1.17.2" in message
+    assert "SEGLIB_DATA=oxford" in message  # the way around TFDS
+
+
+def test_missing_module_is_named_with_its_fix(half_imported_tfds, tmp_path, monkeypatch):
+    half_imported_tfds(
+        ModuleNotFoundError("No module named 'importlib_resources'", name="importlib_resources")
+    )
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError) as info:
+        data.tfds_builder()
+    message = str(info.value)
+    assert "has no attribute" not in message
+    assert "'importlib_resources'" in message
+    assert 'pip install "importlib-resources==7.1.0"' in message
+    assert "SEGLIB_DATA=oxford" in message
+
+
+def test_tfds_imported_before_the_fix_asks_for_a_restart(half_imported_tfds):
+    half_imported_tfds(None)  # the dependency is fixed, the module is still the broken one
+    with pytest.raises(DataError, match=r"restart the Python kernel.*SEGLIB_DATA=oxford"):
+        data.import_tfds()
+
+
+def test_a_missing_module_when_the_builder_is_made_is_named(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    def builder(*args, **kwargs):
+        raise ModuleNotFoundError(
+            "No module named 'importlib_resources'", name="importlib_resources"
+        )
+
+    monkeypatch.setattr(tfds, "builder", builder)
+    with pytest.raises(DataError) as info:
+        data.tfds_builder(tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"Could not create the TFDS builder for {data.TFDS_NAME}")
+    assert 'pip install "importlib-resources==7.1.0"' in message
+
+
+def test_a_missing_module_when_tfds_reads_its_checksums_is_named(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    class Missing:  # TFDS reads url_infos through etils, which imports importlib_resources
+        def __get__(self, instance, owner):
+            raise ModuleNotFoundError(
+                "No module named 'importlib_resources'", name="importlib_resources"
+            )
+
+    class Builder:
+        url_infos = Missing()
+
+        def is_prepared(self):
+            return False
+
+    monkeypatch.setattr(tfds, "builder", lambda *a, **k: Builder())
+    with pytest.raises(DataError, match=r'pip install "importlib-resources==7\.1\.0"'):
+        data.tfds_builder(tmp_path)
+
+
+def test_a_network_failure_during_the_download_is_named(tmp_path, monkeypatch):
+    import urllib.error
+
+    import tensorflow_datasets as tfds
+
+    class Builder:
+        url_infos = {data.TFDS_DOWNLOAD_URLS[0]: None}
+        data_dir_root = str(tmp_path)
+
+        def is_prepared(self):
+            return False
+
+        def download_and_prepare(self):
+            try:
+                raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+            except urllib.error.URLError as e:
+                raise RuntimeError("Failed to download the archive") from e
+
+    monkeypatch.setattr(tfds, "builder", lambda *a, **k: Builder())
+    monkeypatch.setattr(data, "_unreachable", lambda *a, **k: None)  # the probe got through
+    with pytest.raises(DataError) as info:
+        data.tfds_builder(tmp_path)
+    message = str(info.value)
+    assert "the network failed (URLError" in message and "name resolution" in message
+    assert "SEGLIB_DATA=oxford" in message
+
+
+def test_the_oxford_source_downloads_what_tfds_records():
+    import tensorflow_datasets as tfds
+
+    infos = tfds.builder_cls("oxford_iiit_pet").url_infos  # its checksums.tsv
+    recorded = {(url, info.size, info.checksum) for url, info in infos.items()}
+    assert recorded == set(data.OXFORD_ARCHIVES)

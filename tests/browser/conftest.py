@@ -91,7 +91,7 @@ def kernel_env() -> dict:
         value = os.environ.get(name, "").strip()
         if not value:
             env.pop(name, None)
-        elif value in ("tfds", "synthetic"):
+        elif value in ("tfds", "oxford", "synthetic"):
             env[name] = value
         else:  # the kernels run in another folder: relative paths must not change meaning
             env[name] = str(Path(value).expanduser().resolve())
