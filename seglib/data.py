@@ -1008,11 +1008,8 @@ _RELEASE_FILES = (
 def _sha256(path: Path) -> str:
     import hashlib
 
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _download_archive(url: str, size: int, sha256: str, target: Path, timeout: float) -> None:
