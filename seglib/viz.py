@@ -478,11 +478,14 @@ def plot_architecture(model, to_file=None, dpi: int = 60, **kwargs):
         return None
     from IPython.display import Image
 
-    return Image(
-        filename=str(to_file),
-        alt=f"diagram of model {model.name}: its {len(model.layers)} layers from input to "
-        f"output with their output shapes ({model.count_params():,} parameters)",
+    alt = (
+        f"diagram of model {model.name}: its {len(model.layers)} layers from input to "
+        f"output with their output shapes ({model.count_params():,} parameters)"
     )
+    # Image(alt=...) is IPython 8's; Colab's IPython 7.34 takes the alt through metadata.
+    image = Image(filename=str(to_file), metadata={"alt": alt})
+    image.alt = alt
+    return image
 
 
 def plot_scores(table, metrics=("iou_pet", "iou_background", "iou_border", "mean_iou"), ax=None):
