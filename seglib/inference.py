@@ -1260,8 +1260,15 @@ def uploaded_files(value) -> list:
     return [(str(f["name"]), bytes(f["content"])) for f in value]
 
 
-def show_result(result: Segmentation, classes: Sequence[str | int] = ("pet",), title=None):
+def show_result(
+    result: Segmentation, classes: Sequence[str | int] = ("pet",), title=None, unsure=None
+):
     """Photo | mask overlay | cut-out side by side, with the class legend.
+
+    ``unsure``, a confidence threshold in (0, 1] (e.g. 0.8), adds a fourth panel: the
+    photo in grey with the pixels whose confidence is below it in yellow
+    (:meth:`Segmentation.unsure`, :func:`seglib.viz.unsure_overlay`). All panels stay in
+    one figure.
 
     The cut-out is drawn over a grey checkerboard, so transparent pixels are visible as such.
     ``title`` replaces the photo's file name above the first panel. Photos larger than
@@ -1269,8 +1276,11 @@ def show_result(result: Segmentation, classes: Sequence[str | int] = ("pet",), t
 
     Returns:
         The matplotlib figure.
+
+    Raises:
+        CalibrationError: ``unsure`` is not a number in (0, 1].
     """
-    from seglib.viz import add_legend, overlay, set_alt_text
+    from seglib.viz import add_legend, overlay, set_alt_text, unsure_overlay
 
     import matplotlib.pyplot as plt
 
@@ -1284,8 +1294,10 @@ def show_result(result: Segmentation, classes: Sequence[str | int] = ("pet",), t
     checker = np.where(((rows + cols) % 2)[..., None] == 0, 0.85, 0.65)
     alpha = cutout[..., 3:4] / 255.0
     cutout_view = cutout[..., :3] / 255.0 * alpha + checker * (1 - alpha)
+    doubtful = None if unsure is None else result.unsure(unsure)
     scale = min(max(width / height, 0.6), 2.0)
-    fig, axes = plt.subplots(1, 3, figsize=(3 * 3.2 * scale, 3.6))
+    columns = 3 if doubtful is None else 4
+    fig, axes = plt.subplots(1, columns, figsize=(columns * 3.2 * scale, 3.6))
     kept = " + ".join(CLASS_NAMES[k] for k in _class_ids(classes))
     name = title if title is not None else Path(result.name).name
     panels = [
@@ -1293,6 +1305,9 @@ def show_result(result: Segmentation, classes: Sequence[str | int] = ("pet",), t
         (overlay(image, mask), "mask overlay"),
         (cutout_view, f"cut-out ({kept})"),
     ]
+    if doubtful is not None:
+        picture = unsure_overlay(image, doubtful[::step, ::step])
+        panels.append((picture, f"unsure (yellow): confidence < {unsure:g}"))
     for ax, (picture, text) in zip(axes, panels, strict=True):
         ax.imshow(np.clip(picture, 0, 1) if picture.dtype != np.uint8 else picture)
         ax.set_title(text)
@@ -1301,6 +1316,11 @@ def show_result(result: Segmentation, classes: Sequence[str | int] = ("pet",), t
     set_alt_text(
         fig,
         f"{name} ({width}×{height} px), its predicted mask blended over it, and the cut-out "
-        f"keeping {kept}; pet {np.mean(result.mask == 0):.0%} of the pixels",
+        f"keeping {kept}; pet {np.mean(result.mask == 0):.0%} of the pixels"
+        + (
+            ""
+            if doubtful is None
+            else f"; unsure (confidence below {unsure:g}) in yellow, {doubtful.mean():.0%}"
+        ),
     )
     return fig

@@ -241,6 +241,66 @@ def predict_full_resolution(model, image, image_size, antialias: bool = True) ->
     return tf.image.resize(logits, (height, width), method="bilinear")[0].numpy()
 
 
+#: Label of the trimap's border ("not classified") class after ``trimap - 1``.
+BORDER = 2
+#: Class names of the two-class score that ignores the border (:func:`confusion_ignoring_border`).
+TWO_CLASS_NAMES = ("pet", "background")
+
+
+def confusion_ignoring_border(truth, scores, border: int = BORDER) -> np.ndarray:
+    """Pet-vs-background confusion matrix with the trimap's border pixels left out.
+
+    The Oxford-IIIT Pet trimap marks a band along each outline as "not classified"
+    (label 3, here 2 after ``trimap - 1``): the annotators could not tell pet from
+    background there. Treating such a band as *void* is the common convention: PASCAL VOC
+    marks a 5-pixel "void" band along every object's boundary and leaves those pixels out of
+    its scores (Everingham et al., "The PASCAL Visual Object Classes (VOC) Challenge", IJCV
+    2010); torchvision's segmentation reference scripts and mmsegmentation's ``IoUMetric``
+    skip a label (``ignore_index=255``) the same way. Here:
+
+    * pixels whose **true** label is ``border`` are not scored at all;
+    * every other pixel is called pet or background by the larger of the model's **pet and
+      background** scores (the border score is dropped: it does not count as a third answer).
+
+    Args:
+        truth: int array ``[...]`` of labels 0 pet, 1 background, 2 border (any shape).
+        scores: float array ``[..., 3]`` (logits or probabilities; only their order per
+            pixel matters) with ``truth``'s shape plus a class axis.
+        border: the label to ignore (default :data:`BORDER`).
+
+    Returns:
+        int64 ``[2, 2]``: rows true (pet, background), columns predicted.
+
+    Raises:
+        ValueError: shapes that do not match, fewer than 3 classes in ``scores``, or a true
+            label outside 0..2.
+    """
+    truth = np.asarray(truth).astype(np.int64)
+    scores = np.asarray(scores)
+    if scores.ndim < 1 or scores.shape[-1] < 3 or scores.shape[:-1] != truth.shape:
+        raise ValueError(
+            f"scores must have truth's shape {truth.shape} plus a class axis of 3, got "
+            f"{scores.shape}"
+        )
+    if truth.size and (truth.min() < 0 or truth.max() > 2):
+        raise ValueError(f"truth holds labels outside 0..2: {np.unique(truth)}")
+    keep = truth != border
+    predicted = np.argmax(scores[..., :2], axis=-1)  # pet (0) or background (1)
+    return confusion_matrix(truth[keep], predicted[keep], num_classes=2)
+
+
+def _photo_scores(model, image, image_size, antialias, tta):
+    """Per-pixel class scores of one photo at its size: logits, or TTA-averaged probabilities."""
+    if tta is None:
+        return predict_full_resolution(model, image, image_size, antialias)
+    from seglib.inference import predict_tta  # inference imports metrics: imported here
+
+    size = (image_size, image_size) if np.ndim(image_size) == 0 else tuple(image_size)
+    if not antialias:
+        raise ValueError("tta= scores antialiased photos only; leave antialias=True")
+    return predict_tta(model, image, size, tta)
+
+
 def evaluate_photos(
     model,
     pairs,
@@ -248,6 +308,8 @@ def evaluate_photos(
     num_classes: int = NUM_CLASSES,
     class_names=CLASS_NAMES,
     antialias: bool = True,
+    ignore_border: bool = False,
+    tta=None,
 ) -> Evaluation:
     """Score a model on raw photos at their original resolution, overall and per photo.
 
@@ -257,28 +319,46 @@ def evaluate_photos(
     border class differently for each).
 
     Args:
-        model: see :func:`predict_full_resolution`.
+        model: see :func:`predict_full_resolution` (with ``tta``: a Keras model).
         pairs: unbatched raw pairs ``(uint8 [H, W, 3], uint8 [H, W, 1] trimap 1..3)`` from
             :func:`seglib.data.load` (or any iterable of such arrays).
         image_size: the model's input side ``S`` or ``(height, width)``.
         antialias: False scores photos shrunk without antialiasing (robustness check).
+        ignore_border: True scores **pet vs background only**, the trimap's border
+            ("not classified") pixels left out and each other pixel called by the larger
+            of its pet and background scores (:func:`confusion_ignoring_border`); the
+            scores then have the classes :data:`TWO_CLASS_NAMES`.
+        tta: None (the default) predicts once; True or a
+            :class:`seglib.inference.TTA` averages the probabilities of flipped and
+            rescaled copies of each photo (:func:`seglib.inference.predict_tta`, about
+            ``tta.forward_passes`` times the time) and scores their argmax.
 
     Returns:
         :class:`Evaluation`.
 
     Raises:
-        ValueError: a trimap holds a value outside 1..num_classes.
+        ValueError: a trimap holds a value outside 1..num_classes; ``ignore_border`` with
+            a model of other than 3 classes; ``tta`` with ``antialias=False``.
+        CalibrationError: a bad ``tta`` (see :class:`seglib.inference.TTA`).
     """
-    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
-    names = tuple(class_names[:num_classes])
+    if ignore_border and num_classes != NUM_CLASSES:
+        raise ValueError(f"ignore_border needs the 3 trimap classes, got num_classes={num_classes}")
+    if tta is False:
+        tta = None
+    names = TWO_CLASS_NAMES if ignore_border else tuple(class_names[:num_classes])
+    confusion = np.zeros((len(names), len(names)), dtype=np.int64)
     rows = []
     for image, trimap in pairs:
         image, trimap = np.asarray(image), np.asarray(trimap)
-        logits = predict_full_resolution(model, image, image_size, antialias)
+        scores = _photo_scores(model, image, image_size, antialias, tta)
         truth = trimap[..., 0].astype(np.int64) - 1
         if truth.min() < 0 or truth.max() >= num_classes:
             raise ValueError(f"trimap values must be 1..{num_classes}, got {np.unique(trimap)}")
-        photo = Scores(confusion_matrix(truth, np.argmax(logits, -1), num_classes), names)
+        if ignore_border:
+            counts = confusion_ignoring_border(truth, scores)
+        else:
+            counts = confusion_matrix(truth, np.argmax(scores, -1), num_classes)
+        photo = Scores(counts, names)
         confusion += photo.confusion
         rows.append(photo.summary())
     columns = list(PER_IMAGE_COLUMNS) + [f"iou_{n}" for n in names]

@@ -416,6 +416,36 @@ def conv_block(x, filters: int, batch_norm: bool = True, name: str | None = None
     return x
 
 
+def _unet_encoder(input_shape, depth: int, base_filters: int, batch_norm: bool):
+    """The encoder shared by :func:`unet` and :func:`fcn`: ``depth`` levels of
+    :func:`conv_block` (``base_filters * 2**level`` filters) each followed by a 2×2
+    max-pool, then the ``bottom`` block at ``1 / 2**depth`` of the input resolution.
+
+    Returns:
+        ``(inputs, bottom, skips)``: the ``keras.Input``, the bottom block's output and the
+        output of each level before its pool (for the skip connections), shallowest first.
+
+    Raises:
+        ValueError: ``depth < 1`` or H, W not divisible by ``2**depth``.
+    """
+    if depth < 1:
+        raise ValueError(f"depth must be at least 1, got {depth}")
+    height, width = input_shape[:2]
+    factor = 2**depth
+    if height is not None and height % factor or width is not None and width % factor:
+        raise ValueError(
+            f"input height and width must be multiples of 2**depth = {factor}, got {input_shape}"
+        )
+    inputs = keras.Input(shape=input_shape, name="image")
+    x, skips = inputs, []
+    for level in range(depth):
+        x = conv_block(x, base_filters * 2**level, batch_norm, name=f"down{level}")
+        skips.append(x)
+        x = layers.MaxPooling2D(2, name=f"pool{level}")(x)
+    x = conv_block(x, base_filters * 2**depth, batch_norm, name="bottom")
+    return inputs, x, skips
+
+
 def unet(
     input_shape=(128, 128, 3),
     num_classes: int = 3,
@@ -454,21 +484,7 @@ def unet(
     Raises:
         ValueError: ``depth < 1`` or H, W not divisible by ``2**depth``.
     """
-    if depth < 1:
-        raise ValueError(f"depth must be at least 1, got {depth}")
-    height, width = input_shape[:2]
-    factor = 2**depth
-    if height is not None and height % factor or width is not None and width % factor:
-        raise ValueError(
-            f"input height and width must be multiples of 2**depth = {factor}, got {input_shape}"
-        )
-    inputs = keras.Input(shape=input_shape, name="image")
-    x, skips = inputs, []
-    for level in range(depth):
-        x = conv_block(x, base_filters * 2**level, batch_norm, name=f"down{level}")
-        skips.append(x)
-        x = layers.MaxPooling2D(2, name=f"pool{level}")(x)
-    x = conv_block(x, base_filters * 2**depth, batch_norm, name="bottom")
+    inputs, x, skips = _unet_encoder(input_shape, depth, base_filters, batch_norm)
     for level in reversed(range(depth)):
         filters = base_filters * 2**level
         x = layers.Conv2DTranspose(filters, 2, strides=2, name=f"upconv{level}")(x)
@@ -532,3 +548,84 @@ def xception_unet(input_shape=(160, 160, 3), num_classes: int = 3) -> keras.Mode
         previous = x
     logits = layers.Conv2D(num_classes, 3, padding="same", name="logits")(x)
     return keras.Model(inputs, logits, name="xception_unet")
+
+
+def bilinear_kernel(channels: int, kernel_size: int) -> np.ndarray:
+    """Weights that make a ``Conv2DTranspose`` upsample by bilinear interpolation.
+
+    d2l's ``bilinear_kernel`` (Zhang et al., *Dive into Deep Learning*, section
+    "Fully Convolutional Networks"), in Keras' layout: channel ``c`` of the output is
+    channel ``c`` of the input, upsampled; no channel mixes with another. With
+    ``kernel_size = 2 * stride`` and ``padding="same"``, a ``Conv2DTranspose`` holding
+    these weights reproduces ``tf.image.resize(..., "bilinear")`` (half-pixel centres)
+    away from the edges; within ``stride // 2`` pixels of an edge its output falls off,
+    because the transposed convolution sees zeros beyond the input where the resize
+    repeats the edge pixel.
+
+    Args:
+        channels: input and output channels, an int >= 1.
+        kernel_size: kernel side, an int >= 1 (``2 * stride`` to upsample by ``stride``).
+
+    Returns:
+        float32 ``[kernel_size, kernel_size, channels, channels]`` (``Conv2DTranspose``'s
+        kernel layout: height, width, output channels, input channels), values in [0, 1],
+        zero off the channel diagonal.
+
+    Raises:
+        ValueError: ``channels`` or ``kernel_size`` is not a whole number >= 1.
+    """
+    for name, value in (("channels", channels), ("kernel_size", kernel_size)):
+        if isinstance(value, bool) or int(value) != value or value < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    channels, kernel_size = int(channels), int(kernel_size)
+    factor = (kernel_size + 1) // 2
+    center = factor - 1 if kernel_size % 2 == 1 else factor - 0.5
+    ramp = 1 - np.abs(np.arange(kernel_size) - center) / factor
+    weights = np.zeros((kernel_size, kernel_size, channels, channels), np.float32)
+    for c in range(channels):
+        weights[:, :, c, c] = np.outer(ramp, ramp)
+    return weights
+
+
+def fcn(
+    input_shape=(128, 128, 3),
+    num_classes: int = 3,
+    depth: int = 4,
+    base_filters: int = 16,
+    batch_norm: bool = True,
+) -> keras.Model:
+    """A fully convolutional network (FCN-32s style) on the U-Net's encoder: no decoder.
+
+    The encoder of :func:`unet` (``depth`` levels of :func:`conv_block` and 2×2
+    max-pools, then the bottom block), a 1×1 convolution to ``num_classes`` class scores
+    at ``1 / 2**depth`` of the input resolution, and **one** ``Conv2DTranspose`` that
+    upsamples them by ``2**depth`` (kernel ``2 * 2**depth``, ``padding="same"``, no bias),
+    initialised by :func:`bilinear_kernel` to bilinear interpolation and trained with the
+    rest, as d2l does (Long et al. keep this last upsampling fixed at bilinear; only
+    their intermediate upsamplings learn). No skip connections. Source: Long, Shelhamer and Darrell, "Fully Convolutional
+    Networks for Semantic Segmentation", CVPR 2015 (FCN-32s: one upsampling by the
+    backbone's stride 32); d2l's "Fully Convolutional Networks" chapter.
+
+    Args:
+        input_shape: ``(H, W, 3)``; H and W multiples of ``2**depth``.
+        num_classes: output channels (3: pet, background, border).
+        depth: number of max-pool steps, >= 1; the upsampling factor is ``2**depth``.
+        base_filters: filters at the first level; doubled at each level down.
+        batch_norm: BatchNormalization after every 3×3 convolution.
+
+    Returns:
+        ``keras.Model`` (name ``"fcn"``) mapping float32 ``[B, H, W, 3]`` in [0, 1] to
+        logits ``[B, H, W, num_classes]``.
+
+    Raises:
+        ValueError: ``depth < 1`` or H, W not divisible by ``2**depth``.
+    """
+    inputs, x, _ = _unet_encoder(input_shape, depth, base_filters, batch_norm)
+    stride = 2**depth
+    scores = layers.Conv2D(num_classes, 1, name="class_scores")(x)
+    upsample_layer = layers.Conv2DTranspose(
+        num_classes, 2 * stride, strides=stride, padding="same", use_bias=False, name="upsample"
+    )
+    logits = upsample_layer(scores)
+    upsample_layer.set_weights([bilinear_kernel(num_classes, 2 * stride)])
+    return keras.Model(inputs, logits, name="fcn")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 
@@ -170,7 +171,7 @@ def worst_photos(facts: pd.DataFrame, k: int) -> str:
 
 
 def lobo_verdict(difference, n_all: int, n_lobo: int, held_out: list, scope: str) -> str:
-    """Notebook 02's leave-one-breed-out reading: a verdict that claims no more than it shows.
+    """Notebook 09's leave-one-breed-out reading: a verdict that claims no more than it shows.
 
     Args:
         difference: :class:`seglib.metrics.Difference`, per-image pet IoU on the unseen
@@ -198,4 +199,233 @@ def lobo_verdict(difference, n_all: int, n_lobo: int, held_out: list, scope: str
         "this gap mixes seeing the breed with simply seeing more photos: it does not measure "
         "the cost of domain shift. The fair comparison, against a model trained on as many "
         "photos of the seen breeds, comes in a later notebook."
+    )
+
+
+def unsure_pixels(result, threshold: float) -> str:
+    """One sentence on where a segmented photo's model is unsure, for under its figure.
+
+    Args:
+        result: a :class:`seglib.inference.Segmentation`.
+        threshold: confidence below which a pixel counts as unsure, in (0, 1].
+
+    Returns:
+        A sentence (Markdown) with the share of the photo that is unsure, how those pixels
+        split over the classes the mask gives them, and whether the probabilities were
+        calibrated (a stored temperature) or raw.
+
+    Raises:
+        CalibrationError: a bad ``threshold``.
+    """
+    unsure = result.unsure(threshold)
+    share = float(unsure.mean())
+    if result.temperature != 1.0:
+        kind = f"calibrated confidence (temperature {result.temperature:.3g})"
+    else:
+        kind = "raw confidence (no stored temperature, so probably over-confident)"
+    if not unsure.any():
+        return (
+            f"No pixel of this photo has a {kind} below {threshold:g}: the model is sure "
+            "everywhere, which is only worth as much as its calibration."
+        )
+    by_class = np.bincount(result.mask[unsure].ravel(), minlength=3) / unsure.sum()
+    names = ("pet", "background", "border")
+    split = ", ".join(f"{by_class[k]:.0%} {names[k]}" for k in np.argsort(-by_class) if by_class[k])
+    where = (
+        "mostly along the outline the mask calls border"
+        if by_class[2] >= 0.5
+        else "not only along the outline: look for whole regions in yellow"
+    )
+    return (
+        f"{share:.1%} of this photo's pixels have a {kind} below {threshold:g}; the mask calls "
+        f"them {split}, so the doubt lies {where}."
+    )
+
+
+def border_ignored(table: pd.DataFrame) -> str:
+    """What scoring with the trimap's border ignored changed, for under notebook 07's table.
+
+    Args:
+        table: one column per model, with the rows ``"3 classes: pet IoU"``,
+            ``"border ignored: pet IoU"``, ``"3 classes: per-image mIoU"`` and
+            ``"border ignored: per-image mIoU"`` (floats in [0, 1]).
+
+    Returns:
+        Markdown: the range of the change in pet IoU over the models, and whether the order of
+        the models by per-image mIoU is the same under both evaluations. It ranks by the
+        scores alone and says so: no interval is computed for these rankings.
+
+    Raises:
+        KeyError: a row is missing.
+    """
+    gain = table.loc["border ignored: pet IoU"] - table.loc["3 classes: pet IoU"]
+    direction = "raises" if (gain > 0).all() else "lowers" if (gain < 0).all() else "changes"
+    low, high = float(gain.min()), float(gain.max())
+    spread = f"by {low:+.3f}" if len(gain) == 1 else f"by {low:+.3f} to {high:+.3f}"
+    lines = [f"Ignoring the border {direction} pet IoU {spread} (dataset level)."]
+    if len(table.columns) > 1:
+        three = list(table.loc["3 classes: per-image mIoU"].sort_values(ascending=False).index)
+        two = list(table.loc["border ignored: per-image mIoU"].sort_values(ascending=False).index)
+        if three == two:
+            lines.append(
+                "The order of the models by per-image mIoU is the same under both evaluations"
+            )
+        else:
+            lines.append(
+                "The order of the models by per-image mIoU changes: "
+                f"{' > '.join(map(str, three))} with three classes, "
+                f"{' > '.join(map(str, two))} with the border ignored"
+            )
+        lines[-1] += (
+            "; that order is read from the scores alone, on these test photos, for these "
+            "training runs (no interval is computed for it here, and the intervals below "
+            "are for the three-class scores)."
+        )
+    return " ".join(lines)
+
+
+def technique_advice(technique: str, difference, what: str, cost: str, use_when: str, scope: str):
+    """Notebook 09's summary: what a technique bought, read only from its interval.
+
+    Args:
+        technique: its name, e.g. ``"test-time augmentation"``.
+        difference: :class:`seglib.metrics.Difference` oriented so that a **positive**
+            mean means the technique helped (e.g. with TTA minus without, or ECE before
+            minus after temperature scaling).
+        what: the score compared, e.g. ``"per-image mIoU"``.
+        cost: what it costs, e.g. ``"6 forward passes, 4.1× the time per photo"``.
+        use_when: when to use it if it helped, e.g. ``"when a photo's mask matters more
+            than its latency"``.
+        scope: what the interval covers (e.g. :data:`seglib.metrics.SCOPE`).
+
+    Returns:
+        One Markdown bullet. A gain is claimed only when
+        :attr:`~seglib.metrics.Difference.above_noise`; a loss says so; otherwise the
+        technique is called not worth its cost on this evidence.
+    """
+    if difference.above_noise and difference.mean > 0:
+        return (
+            f"* **{technique}** helped {scope}: {what} {difference}, for {cost}. Use it {use_when}."
+        )
+    if difference.above_noise:
+        return (
+            f"* **{technique}** did harm {scope}: {what} {difference}, for {cost}. "
+            "Leave it out here."
+        )
+    return (
+        f"* **{technique}**: within noise {scope} ({what} {difference}; the interval includes "
+        f"zero), for {cost}. On this evidence it is not worth its cost; more test photos or "
+        "seeds could still show a small effect."
+    )
+
+
+def prediction_grid(per_image: pd.DataFrame, rows: int, column: str = "mean_iou") -> str:
+    """The reading of a prediction grid of the first ``rows`` photos of a split (notebook 02).
+
+    :func:`seglib.viz.show_predictions` draws the first photos of the test pipeline, which are
+    the first rows of :attr:`seglib.metrics.Evaluation.per_image` (same split, same order). This
+    names the weakest of the photos shown and places it among all the photos scored.
+
+    Args:
+        per_image: one row per photo in the split's order, with ``column`` (float in [0, 1];
+            NaN rows are ignored when ranking).
+        rows: photos shown in the grid (the first ``rows`` of ``per_image``), at least 1.
+        column: the per-image score to read (default per-image mIoU).
+
+    Returns:
+        One Markdown sentence or two: the weakest row, its score, its rank among the scored
+        photos (1 = worst) and the median photo's score; "among the worst tenth" when it ranks
+        in the lowest 10 %, "below the median photo" when it is under the median, otherwise
+        that the rows shown are easier than the typical photo.
+
+    Raises:
+        ValueError: ``rows`` is below 1 or above the number of photos scored.
+        KeyError: ``column`` is not in ``per_image``.
+    """
+    scores = per_image[column].astype(float).reset_index(drop=True)
+    if not 1 <= rows <= len(scores):
+        raise ValueError(f"rows must be between 1 and {len(scores)}, got {rows}")
+    shown = scores.iloc[:rows]
+    worst = int(shown.idxmin()) if shown.notna().any() else 0
+    value = float(scores.iloc[worst])
+    ranked = scores.dropna()
+    rank = int((ranked < value).sum()) + 1
+    median = float(ranked.median())
+    label = column.replace("_", " ").replace("mean iou", "mIoU")
+    text = (
+        f"Of the {rows} rows, row {worst + 1} scores lowest: per-image {label} {value:.2f} "
+        f"(at the photo's original resolution), rank {rank} of the {len(ranked)} test photos "
+        f"counted from the worst, where the median photo scores {median:.2f}."
+    )
+    if rank <= max(1, math.ceil(0.1 * len(ranked))):
+        return text + (
+            " It is among the worst tenth of the test photos: compare its predicted mask with "
+            "the true one to see which class takes over where."
+        )
+    if value < median:
+        return text + " It is below the median photo, a weaker than typical result."
+    return text + (
+        " Even the weakest row scores above the median photo: these rows are easier than the "
+        "typical test photo, so do not judge the model by them alone."
+    )
+
+
+def train_validation_gap(
+    history: pd.DataFrame, metric: str = "mean_iou", running_start: float | None = None
+) -> str:
+    """The reading of a training run's train/validation gap at its best validation epoch.
+
+    Args:
+        history: one row per epoch (:func:`seglib.training.read_history`) with the columns
+            ``epoch`` (0-based), ``metric`` and ``"val_" + metric`` (floats in [0, 1]).
+        metric: the score to read (default mIoU).
+        running_start: optional share in [0, 1] of their starting values that the decoder's
+            BatchNorm running averages still keep (``0.99 ** steps``); None: not known.
+
+    Returns:
+        One Markdown paragraph: both values at the best validation epoch and their gap
+        (training minus validation). Over 0.05: the model fits its training photos better
+        than new ones (the start of overfitting). Below -0.02: validation is higher, because
+        the training score is taken on augmented photos, with BatchNorm on batch statistics,
+        averaged over an epoch while the weights still change. Otherwise: no gap to speak of.
+        The thresholds only choose words; the gap is one run's, not an interval. When
+        ``running_start`` is over 0.1 a gap over 0.05 also names BatchNorm lag (validation
+        runs in inference mode on running averages that have not settled) as a cause.
+
+    Raises:
+        KeyError: a column is missing. ValueError: ``history`` is empty.
+    """
+    if history.empty:
+        raise ValueError("history is empty: nothing was logged")
+    best = history.loc[history[f"val_{metric}"].idxmax()]
+    train, val = float(best[metric]), float(best[f"val_{metric}"])
+    gap = train - val
+    label = metric.replace("_", " ").replace("mean iou", "mIoU")
+    text = (
+        f"At the best validation epoch ({int(best['epoch']) + 1}) the training {label} was "
+        f"{train:.3f} and the validation {label} {val:.3f}, a gap of {gap:+.3f}."
+    )
+    if gap > 0.05 and running_start is not None and running_start > 0.1:
+        return text + (
+            f" The BatchNorm running averages still keep {running_start:.0%} of their starting "
+            "values, and validation runs in inference mode on them: much of this gap can be "
+            "that lag rather than memorising (more updates, i.e. more photos or epochs, "
+            "shrink it)."
+        )
+    if gap > 0.05:
+        return text + (
+            " The model fits its training photos clearly better than photos it never trained "
+            "on: it is starting to memorise them, which is what augmentation and the "
+            "best-validation checkpoint are there to hold back."
+        )
+    if gap < -0.02:
+        return text + (
+            " Validation scores higher than training: the training score is taken on "
+            "augmented photos (harder), with batch normalisation using each batch's own "
+            "statistics, and averaged over an epoch while the weights were still improving; "
+            "no sign of memorising the training photos yet."
+        )
+    return text + (
+        " The two are close: at this point the model does about as well on photos it never "
+        "trained on as on its training photos, so it has not started to memorise them."
     )

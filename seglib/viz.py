@@ -14,6 +14,7 @@ description generated from their titles and axis labels.
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 
 from seglib.data import CLASS_NAMES
@@ -181,6 +182,71 @@ def overlay(image, mask, alpha: float = 0.5, background_alpha: float = 0.15) -> 
     return (1 - opacity) * image + opacity * mask_to_rgb(labels)
 
 
+#: Colour of unsure pixels (Okabe-Ito yellow #F0E442, unlike the three class colours).
+UNSURE_COLOR = np.array([0.941, 0.894, 0.259])
+
+
+def unsure_overlay(image, unsure, alpha: float = 0.75) -> np.ndarray:
+    """The photo in dimmed grey with its unsure pixels painted :data:`UNSURE_COLOR`.
+
+    Args:
+        image: float ``[H, W, 3]`` in [0, 1] (or uint8 0..255).
+        unsure: bool ``[H, W]``, e.g. :meth:`seglib.inference.Segmentation.unsure`.
+        alpha: opacity of the colour on unsure pixels, in [0, 1].
+
+    Returns:
+        float ``[H, W, 3]`` in [0, 1].
+
+    Raises:
+        ValueError: ``unsure`` does not have the photo's height and width.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    if image.max() > 1.0:
+        image = image / 255.0
+    unsure = np.asarray(unsure, dtype=bool)
+    if unsure.shape != image.shape[:2]:
+        raise ValueError(f"unsure has shape {unsure.shape}, the photo {image.shape[:2]}")
+    grey = 0.25 + 0.5 * image.mean(-1, keepdims=True).repeat(3, axis=-1)  # dimmed, colourless
+    weight = alpha * unsure[..., None]
+    return (1 - weight) * grey + weight * UNSURE_COLOR
+
+
+def show_unsure(result, threshold: float):
+    """Where the model is unsure on one photo: unsure pixels over it, and the confidence map.
+
+    Args:
+        result: a :class:`seglib.inference.Segmentation`.
+        threshold: confidence (the chosen class's probability) below which a pixel is
+            unsure, in (0, 1] (:meth:`~seglib.inference.Segmentation.unsure`).
+
+    Returns:
+        The matplotlib figure (two panels, with alt text).
+
+    Raises:
+        CalibrationError: a bad ``threshold``.
+    """
+    unsure = result.unsure(threshold)
+    step = max(1, max(result.shape) // 1600)  # a screen needs no more than ~1600 px
+    image, confidence = result.image[::step, ::step], result.confidence[::step, ::step]
+    calibrated = f"temperature {result.temperature:g}" if result.temperature != 1 else "raw"
+    height, width = result.shape
+    scale = min(max(width / height, 0.6), 2.0)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * 3.6 * scale, 3.9))
+    axes[0].imshow(unsure_overlay(image, unsure[::step, ::step]))
+    axes[0].set_title(f"unsure (yellow): confidence < {threshold:g}\n{unsure.mean():.1%} of pixels")
+    shown = axes[1].imshow(confidence, cmap="gray", vmin=1 / result.probabilities.shape[-1], vmax=1)
+    axes[1].set_title(f"confidence ({calibrated} probabilities)\nblack 1/3, white 1")
+    for ax in axes:
+        ax.axis("off")
+    fig.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.04, label="confidence")
+    set_alt_text(
+        fig,
+        f"{Path(str(result.name)).name}: pixels with confidence below {threshold:g} in yellow "
+        f"({unsure.mean():.1%} of the photo), and the confidence map, black 1/3, white 1",
+    )
+    return fig
+
+
 def legend_handles(class_names=CLASS_NAMES) -> list:
     """Matplotlib legend patches naming each class in its colour."""
     return [Patch(color=CLASS_COLORS[k], label=n) for k, n in enumerate(class_names)]
@@ -189,7 +255,9 @@ def legend_handles(class_names=CLASS_NAMES) -> list:
 def add_legend(fig, class_names=CLASS_NAMES) -> None:
     """Lay out a figure and put the class legend in a strip under it."""
     bottom = 0.4 / fig.get_size_inches()[1]  # about 0.4 inch for the legend
-    fig.tight_layout(rect=(0, bottom, 1, 1))
+    with warnings.catch_warnings():  # a colour bar's axes are laid out beside their image
+        warnings.filterwarnings("ignore", message=".*not compatible with tight_layout")
+        fig.tight_layout(rect=(0, bottom, 1, 1))
     fig.legend(
         handles=legend_handles(class_names),
         loc="lower center",
@@ -618,6 +686,133 @@ def show_worst(model, photos, per_image, image_size, k: int = 8, by: str = "mean
         f"error analysis of the {len(worst)} test photos with the lowest "
         f"{METRIC_LABELS.get(by, by)} ({scores}); each row: photo with true trimap, "
         f"prediction, probability of pet, confidence; mask colours {COLOR_WORDS}",
+    )
+    return fig
+
+
+def plot_reliability(calibrations: dict, curves=None, suptitle=None):
+    """Reliability diagrams: one panel per curve, one line per calibration, and the diagonal.
+
+    A point is one equal-width bin: its mean score (x) against how often its pixels were
+    right (y; for a class, the share of its pixels that are of that class). A calibrated
+    model lies on the diagonal; points below it are over-confident. Marker area grows with
+    the bin's share of pixels (most pixels sit in the first and last bins).
+
+    Args:
+        calibrations: ``{label: seglib.metrics.Calibration}``, e.g. ``{"T = 1": before,
+            "T = 1.6": after}``, measured with the same bins.
+        curves: curve names to draw (default: every class, then ``overall``).
+        suptitle: figure title, or None.
+
+    Returns:
+        The matplotlib figure. Each panel's title gives the ECE of every calibration.
+
+    Raises:
+        ValueError: no calibrations, or a curve name they do not have.
+    """
+    if not calibrations:
+        raise ValueError("plot_reliability needs at least one Calibration")
+    first = next(iter(calibrations.values()))
+    curves = list(first.curves if curves is None else curves)
+    unknown = [c for c in curves if c not in first.curves]
+    if unknown:
+        raise ValueError(f"unknown curves {unknown}; these exist: {list(first.curves)}")
+    fig, axes = plt.subplots(1, len(curves), figsize=(3.2 * len(curves), 3.6), squeeze=False)
+    styles = ["o-", "s--", "^:", "d-."]
+    panel_alt = {}
+    for ax, curve in zip(axes[0], curves, strict=True):
+        ax.plot([0, 1], [0, 1], color="0.6", linewidth=1, label="calibrated")
+        color = CLASS_COLORS[CLASS_NAMES.index(curve)] if curve in CLASS_NAMES else (0, 0, 0)
+        eces = []
+        for k, (label, calibration) in enumerate(calibrations.items()):
+            table = calibration.reliability()
+            rows = table[(table["curve"] == curve) & (table["count"] > 0)]
+            ax.plot(
+                rows["confidence"],
+                rows["accuracy"],
+                styles[k % len(styles)],
+                color=color,
+                alpha=1.0 if k == 0 else 0.6,
+                markersize=3,
+                label=label,
+            )
+            ax.scatter(
+                rows["confidence"], rows["accuracy"], s=300 * rows["share"], color=color, alpha=0.3
+            )
+            eces.append(f"{label}: ECE {calibration.ece()[curve]:.3f}")
+        ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal")
+        what = (
+            "probability of the predicted class"
+            if curve not in CLASS_NAMES
+            else (f"probability of {curve}")
+        )
+        ax.set_xlabel(what, fontsize=8)
+        ax.set_ylabel(
+            "share right" if curve not in CLASS_NAMES else f"share that is {curve}", fontsize=8
+        )
+        ax.set_title(f"{curve}\n" + "\n".join(eces), fontsize=8)
+        ax.legend(fontsize=7, loc="upper left")
+        panel_alt[curve] = "; ".join(eces)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    bins = first.n_bins
+    set_alt_text(
+        fig,
+        f"reliability diagrams with {bins} equal-width bins for {_rows(curves)}, each "
+        f"comparing {_rows(list(calibrations))} with the diagonal; "
+        + "; ".join(f"{c}: {t}" for c, t in panel_alt.items()),
+    )
+    return fig
+
+
+def show_unsure_and_wrong(images, unsure, wrong, titles=None, suptitle=None):
+    """Where the model is unsure, beside where it is wrong: one row per photo.
+
+    Left: the photo with its unsure pixels painted yellow. Right: the photo with its wrong
+    pixels painted red. When the two paintings look alike, the uncertainty map points at
+    the errors.
+
+    Args:
+        images: uint8 ``[H, W, 3]`` photos (or floats in [0, 1]); sizes may differ.
+        unsure, wrong: bool ``[H, W]`` per photo, the same sizes as the photos.
+        titles: one label per photo (e.g. its test index), or None.
+        suptitle: figure title, or None.
+
+    Returns:
+        The matplotlib figure.
+
+    Raises:
+        ValueError: the three lists differ in length, or a map's shape differs from its photo.
+    """
+    if not (len(images) == len(unsure) == len(wrong)) or not len(images):
+        raise ValueError(
+            "show_unsure_and_wrong needs as many unsure and wrong maps as photos (at least 1)"
+        )
+    fig, axes = plt.subplots(len(images), 2, figsize=(8, 3.2 * len(images)), squeeze=False)
+    rows = []
+    for i, (image, u, w) in enumerate(zip(images, unsure, wrong, strict=True)):
+        image = np.asarray(image, dtype=np.float32)
+        image = image / 255.0 if image.max() > 1.0 else image
+        u, w = np.asarray(u, dtype=bool), np.asarray(w, dtype=bool)
+        if u.shape != image.shape[:2] or w.shape != image.shape[:2]:
+            raise ValueError(f"photo {i}: maps {u.shape}, {w.shape} but photo {image.shape[:2]}")
+        label = titles[i] if titles is not None else f"photo {i}"
+        for j, (m, colour, name) in enumerate(
+            [(u, UNSURE_COLOR, "unsure"), (w, (0.9, 0.1, 0.1), "wrong")]
+        ):
+            painted = np.where(m[..., None], 0.35 * image + 0.65 * np.array(colour), image)
+            axes[i, j].imshow(painted)
+            axes[i, j].set_title(f"{label}: {name} pixels ({m.mean():.0%})", fontsize=9)
+            axes[i, j].axis("off")
+        rows.append(f"{label}: {u.mean():.0%} unsure, {w.mean():.0%} wrong")
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    set_alt_text(
+        fig,
+        f"{len(images)} photos, each shown twice: unsure pixels painted yellow, wrong pixels "
+        "painted red; " + "; ".join(rows),
     )
     return fig
 

@@ -163,6 +163,83 @@ def test_evaluate_photos_rejects_a_trimap_out_of_range():
         metrics.evaluate_photos(_colour_model(), [(image, trimap * 0)], image_size=4)
 
 
+def test_confusion_ignoring_border_by_hand():
+    # 8 pixels; scores are (pet, background, border). Border-true pixels are not scored, and
+    # the others are called by the larger of the pet and background scores alone.
+    truth = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    scores = np.array(
+        [
+            [3, 1, 0],  # pet: pet (right)
+            [1, 0, 5],  # pet: border in 3 classes, pet of the two (right)
+            [0, 2, 1],  # pet: background (wrong)
+            [0, 4, 1],  # background: background (right)
+            [2, 1, 6],  # background: border in 3 classes, pet of the two (wrong)
+            [1, 1.5, 0],  # background: background (right)
+            [5, 0, 0],  # border: not scored
+            [0, 0, 9],  # border: not scored
+        ]
+    )
+    confusion = metrics.confusion_ignoring_border(truth, scores)
+    np.testing.assert_array_equal(confusion, [[2, 1], [1, 2]])
+    two = metrics.Scores(confusion, metrics.TWO_CLASS_NAMES)
+    assert two.pixel_accuracy == pytest.approx(4 / 6)
+    np.testing.assert_allclose(two.iou, [2 / 4, 2 / 4])  # pet: 2 / (3 + 3 - 2)
+    # The three-class score of all 8 pixels: right are 0, 3, 5 and the last border pixel.
+    three = metrics.Scores(metrics.confusion_matrix(truth, scores.argmax(-1)))
+    assert three.pixel_accuracy == pytest.approx(4 / 8)
+    # Shape [2, 4] + classes works the same; bad input gets a clear error.
+    np.testing.assert_array_equal(
+        metrics.confusion_ignoring_border(truth.reshape(2, 4), scores.reshape(2, 4, 3)), confusion
+    )
+    with pytest.raises(ValueError, match="class axis"):
+        metrics.confusion_ignoring_border(truth, scores[:, :2])
+    with pytest.raises(ValueError, match="outside 0..2"):
+        metrics.confusion_ignoring_border(truth + 1, scores)
+
+
+def test_evaluate_photos_ignoring_the_border_on_a_worked_example():
+    red, green = (255, 0, 0), (0, 255, 0)
+    bluish_green = (0, 100, 255)  # logits (0, 3.9, 10): border, else background
+    bluish_red = (100, 0, 255)  # logits (3.9, 0, 10): border, else pet
+    image = np.array([[red, bluish_red, green], [bluish_green, red, red]], np.uint8)
+    trimap = np.array([[PET, PET, BORDER], [BACKGROUND, BACKGROUND, BORDER]], np.uint8)[..., None]
+    pairs = [(image, trimap)]
+    three = metrics.evaluate_photos(_colour_model(), pairs, image_size=(2, 3))
+    two = metrics.evaluate_photos(_colour_model(), pairs, image_size=(2, 3), ignore_border=True)
+    # Three classes: only the red pet pixel is right (1 of 6).
+    assert three.scores.pixel_accuracy == pytest.approx(1 / 6)
+    # Pet vs background, border pixels left out: pet 2 of 2, background 1 of 2 (one called pet).
+    np.testing.assert_array_equal(two.scores.confusion, [[2, 0], [1, 1]])
+    assert two.scores.class_names == ("pet", "background")
+    row = two.per_image.iloc[0]
+    assert list(two.per_image.columns) == [
+        "pixel_accuracy",
+        "mean_iou",
+        "iou_pet",
+        "iou_background",
+    ]
+    assert row["pixel_accuracy"] == pytest.approx(3 / 4)
+    assert row["iou_pet"] == pytest.approx(2 / 3) and row["iou_background"] == pytest.approx(1 / 2)
+    assert row["mean_iou"] == pytest.approx(7 / 12)
+
+
+def test_evaluate_photos_with_tta_scores_the_averaged_prediction():
+    from seglib.inference import TTA
+
+    truth = np.full((6, 8), BACKGROUND)
+    truth[1:4, 2:6] = PET
+    truth[4, :] = BORDER
+    pairs = [_painted(truth, truth)]
+    plain = metrics.evaluate_photos(_colour_model(), pairs, image_size=(6, 8))
+    # One pass at scale 1 is the plain prediction; a per-pixel model is mirror-invariant.
+    for tta in (TTA((1.0,), flip=False), TTA((1.0,), flip=True)):
+        same = metrics.evaluate_photos(_colour_model(), pairs, image_size=(6, 8), tta=tta)
+        np.testing.assert_array_equal(same.scores.confusion, plain.scores.confusion)
+    assert plain.scores.pixel_accuracy == 1.0
+    with pytest.raises(ValueError, match="antialias"):
+        metrics.evaluate_photos(_colour_model(), pairs, (6, 8), antialias=False, tta=True)
+
+
 def test_paired_bootstrap_finds_a_real_difference_and_not_noise():
     rng = np.random.default_rng(0)
     b = rng.uniform(0.5, 0.9, 200)
@@ -257,3 +334,49 @@ def test_bonferroni_level_and_the_note_that_offers_it():
     plain = metrics.paired_bootstrap(a, b)
     strict = metrics.paired_bootstrap(a, b, confidence=metrics.bonferroni(0.95, 10))
     assert strict.high - strict.low > plain.high - plain.low
+
+
+def test_evaluate_photos_with_one_plain_pass_of_tta_scores_as_without():
+    from seglib import inference
+
+    pairs = []
+    for height, width in ((37, 53), (64, 40)):
+        truth = np.full((height, width), BACKGROUND)
+        truth[height // 4 : 3 * height // 4, : width // 2] = PET
+        pairs.append(_painted(truth, truth))
+    plain = metrics.evaluate_photos(_colour_model(), pairs, image_size=16)
+    one_pass = inference.TTA((1.0,), flip=False)
+    same = metrics.evaluate_photos(_colour_model(), pairs, image_size=16, tta=one_pass)
+    np.testing.assert_array_equal(same.scores.confusion, plain.scores.confusion)
+    pd.testing.assert_frame_equal(same.per_image, plain.per_image)
+
+
+def test_evaluate_photos_with_tta_scores_the_averaged_probabilities():
+    from seglib import inference
+
+    inputs = keras.Input((None, None, 3))  # random, not mirror-symmetric, any input size
+    hidden = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 3, padding="same")(hidden))
+    rng = np.random.default_rng(1)
+    model.set_weights([rng.normal(0.0, 1.5, w.shape) for w in model.get_weights()])
+    image = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    trimap = rng.integers(1, 4, (40, 60, 1), dtype=np.uint8)
+    tta = inference.TTA((0.5, 1.0, 1.5), flip=True)
+    result = metrics.evaluate_photos(model, [(image, trimap)], image_size=32, tta=tta)
+    averaged = inference.predict_tta(model, image, (32, 32), tta)
+    expected = metrics.confusion_matrix(trimap[..., 0] - 1, averaged.argmax(-1))
+    np.testing.assert_array_equal(result.scores.confusion, expected)
+    plain = metrics.evaluate_photos(model, [(image, trimap)], image_size=32)
+    assert not np.array_equal(plain.scores.confusion, expected)  # TTA changed the masks
+
+
+def test_evaluate_photos_refuses_bad_tta_arguments():
+    from seglib.errors import CalibrationError
+
+    image, trimap = _painted(np.full((4, 4), PET), np.full((4, 4), PET))
+    with pytest.raises(CalibrationError, match="tta"):
+        metrics.evaluate_photos(_colour_model(), [(image, trimap)], image_size=4, tta="yes")
+    with pytest.raises(ValueError, match="antialias"):
+        metrics.evaluate_photos(
+            _colour_model(), [(image, trimap)], image_size=4, tta=True, antialias=False
+        )

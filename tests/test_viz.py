@@ -259,3 +259,114 @@ def test_unet_blocks_draws_one_box_per_level_with_the_same_weights():
     assert len(plain.layers) > 3 * len(blocks.layers) // 2  # far fewer boxes than layers
     nested = [layer.name for layer in blocks.layers if isinstance(layer, keras.Model)]
     assert nested == ["down0", "down1", "down2", "bottom", "up2", "up1", "up0"]
+
+
+def _unsure_result(temperature=1.0):
+    """A 10x20 photo whose left half is sure (0.9 pet) and right quarter unsure (0.5 border)."""
+    from seglib import inference
+
+    probabilities = np.zeros((10, 20, 3), np.float32)
+    probabilities[:, :10] = [0.9, 0.05, 0.05]  # pet, sure
+    probabilities[:, 10:15] = [0.1, 0.85, 0.05]  # background, sure
+    probabilities[:, 15:] = [0.25, 0.25, 0.5]  # border, unsure
+    image = np.full((10, 20, 3), 200, np.uint8)
+    mask = probabilities.argmax(-1).astype(np.uint8)
+    return inference.Segmentation(image, mask, probabilities, "dog.png", (8, 8), temperature)
+
+
+def test_unsure_overlay_paints_only_the_unsure_pixels():
+    result = _unsure_result()
+    unsure = result.unsure(0.8)
+    assert unsure.mean() == pytest.approx(0.25)
+    picture = viz.unsure_overlay(result.image, unsure, alpha=1.0)
+    np.testing.assert_allclose(picture[unsure], np.tile(viz.UNSURE_COLOR, (50, 1)), atol=1e-6)
+    grey = picture[~unsure]
+    np.testing.assert_allclose(grey[:, 0], grey[:, 1])  # colourless where sure
+    with pytest.raises(ValueError, match="shape"):
+        viz.unsure_overlay(result.image, unsure[:5])
+
+
+def test_show_result_adds_the_unsure_panel_in_the_same_figure():
+    from seglib import inference
+    from seglib.errors import CalibrationError
+
+    result = _unsure_result()
+    fig = inference.show_result(result, unsure=0.8)
+    assert len(fig.axes) == 4 and "confidence < 0.8" in fig.axes[3].get_title()
+    assert "unsure (confidence below 0.8) in yellow, 25%" in viz.alt_text(fig)
+    plt.close(fig)
+    plain = inference.show_result(result)
+    assert len(plain.axes) == 3 and "unsure" not in viz.alt_text(plain)
+    plt.close(plain)
+    with pytest.raises(CalibrationError, match="threshold"):
+        inference.show_result(result, unsure=2)
+
+
+def test_show_unsure_draws_the_unsure_pixels_and_the_confidence_map():
+    fig = viz.show_unsure(_unsure_result(temperature=1.7), 0.8)
+    titles = [ax.get_title() for ax in fig.axes[:2]]
+    assert "25.0% of pixels" in titles[0] and "temperature 1.7" in titles[1]
+    assert "below 0.8 in yellow (25.0% of the photo)" in viz.alt_text(fig)
+    plt.close(fig)
+
+
+# Reliability diagrams and the unsure-pixel figure (issue 20).
+
+
+def _calibration(shift: float) -> metrics.Calibration:
+    rng = np.random.default_rng(0)
+    photos = []
+    for _ in range(3):
+        logits = rng.normal(0.0, 2.0, (8, 8, 3)) * shift
+        labels = rng.integers(0, 3, (8, 8))
+        photos.append((metrics.calibrated_probabilities(logits), labels))
+    return metrics.Calibration.from_photos(photos, n_bins=5)
+
+
+def test_plot_reliability_draws_one_panel_per_curve_with_each_ece():
+    before, after = _calibration(1.0), _calibration(0.3)
+    fig = viz.plot_reliability({"T = 1": before, "T = 3": after})
+    try:
+        assert len(fig.axes) == 4  # pet, background, border, overall
+        titles = [ax.get_title() for ax in fig.axes]
+        assert titles[3].startswith("overall")
+        assert f"T = 1: ECE {before.ece()['overall']:.3f}" in titles[3]
+        assert f"T = 3: ECE {after.ece()['pet']:.3f}" in titles[0]
+        text = viz.alt_text(fig)
+        assert "5 equal-width bins" in text and "T = 3" in text
+        # a bin's point sits at (mean score, share right) of the reliability table
+        table = before.reliability()
+        row = table[(table["curve"] == "overall") & (table["count"] > 0)].iloc[0]
+        xs, ys = fig.axes[3].lines[1].get_data()
+        assert xs[0] == pytest.approx(row["confidence"]) and ys[0] == pytest.approx(row["accuracy"])
+    finally:
+        plt.close(fig)
+    fig = viz.plot_reliability({"T = 1": before}, curves=["border"])
+    assert len(fig.axes) == 1
+    plt.close(fig)
+    with pytest.raises(ValueError, match="unknown curves"):
+        viz.plot_reliability({"T = 1": before}, curves=["cat"])
+    with pytest.raises(ValueError, match="at least one"):
+        viz.plot_reliability({})
+
+
+def test_show_unsure_and_wrong_paints_the_two_maps_and_says_their_shares():
+    image = np.full((4, 5, 3), 100, dtype=np.uint8)
+    unsure = np.zeros((4, 5), bool)
+    unsure[0, :] = True  # 5 of 20 pixels
+    wrong = np.zeros((4, 5), bool)
+    wrong[0, :2] = True  # 2 of 20
+    fig = viz.show_unsure_and_wrong([image], [unsure], [wrong], titles=["#7"])
+    try:
+        left, right = fig.axes
+        assert left.get_title() == "#7: unsure pixels (25%)"
+        assert right.get_title() == "#7: wrong pixels (10%)"
+        painted = left.images[0].get_array()
+        assert painted[0, 0, 2] < painted[3, 0, 2]  # yellow has no blue: an unsure pixel
+        assert "25% unsure, 10% wrong" in viz.alt_text(fig)
+    finally:
+        plt.close(fig)
+    with pytest.raises(ValueError, match="maps"):
+        viz.show_unsure_and_wrong([image], [unsure[:2]], [wrong])
+    with pytest.raises(ValueError, match="as many"):
+        viz.show_unsure_and_wrong([image], [], [wrong])
