@@ -296,8 +296,6 @@ def _photo_scores(model, image, image_size, antialias, tta):
     from seglib.inference import predict_tta  # inference imports metrics: imported here
 
     size = (image_size, image_size) if np.ndim(image_size) == 0 else tuple(image_size)
-    if not antialias:
-        raise ValueError("tta= scores antialiased photos only; leave antialias=True")
     return predict_tta(model, image, size, tta)
 
 
@@ -345,6 +343,8 @@ def evaluate_photos(
         raise ValueError(f"ignore_border needs the 3 trimap classes, got num_classes={num_classes}")
     if tta is False:
         tta = None
+    if tta is not None and not antialias:  # refused before any photo is predicted
+        raise ValueError("tta= scores antialiased photos only; leave antialias=True")
     names = TWO_CLASS_NAMES if ignore_border else tuple(class_names[:num_classes])
     confusion = np.zeros((len(names), len(names)), dtype=np.int64)
     rows = []

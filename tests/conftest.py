@@ -8,6 +8,7 @@ from pathlib import Path
 
 from seglib import data
 
+import numpy as np
 import pytest
 
 
@@ -36,3 +37,28 @@ def broken_copy(tmp_path, synthetic_dir) -> Path:
 def no_smoke(monkeypatch):
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("SEGLIB_SMOKE", raising=False)
+
+
+@pytest.fixture
+def square_batch():
+    """``make(size, border=False)``: a batch any segmentation model can overfit.
+
+    Four black ``size``×``size`` photos, each with an orange square (label 0, pet) at a
+    different place on a background of label 1; ``border=True`` also marks the square's
+    top edge as label 2 (border). float32 ``[4, size, size, 3]`` in [0, 1] and int64
+    ``[4, size, size, 1]``; ``size`` a multiple of 8.
+    """
+
+    def make(size: int = 64, border: bool = False):
+        s = size // 8
+        x = np.zeros((4, size, size, 3), np.float32)
+        y = np.ones((4, size, size, 1), np.int64)
+        for i in range(4):
+            top, left = 2 * s, s + s * i
+            x[i, top : top + 4 * s, left : left + 4 * s] = [0.9, 0.5, 0.1]
+            y[i, top : top + 4 * s, left : left + 4 * s] = 0
+            if border:
+                y[i, top, left : left + 4 * s] = 2
+        return x, y
+
+    return make

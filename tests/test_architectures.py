@@ -34,18 +34,6 @@ def expected_unet_params(depth, base_filters, num_classes=3, batch_norm=True, sk
     return total + base_filters * num_classes + num_classes  # 1×1 logits
 
 
-def _blocks_batch(size=64, n=4):
-    """One fixed batch: an orange square on black, at a different place in each image."""
-    x = np.zeros((n, size, size, 3), np.float32)
-    y = np.ones((n, size, size, 1), np.int64)  # background
-    for i in range(n):
-        top, left = size // 4, size // 8 + (size // 8) * i
-        x[i, top : top + size // 2, left : left + size // 2] = [0.9, 0.5, 0.1]
-        y[i, top : top + size // 2, left : left + size // 2] = 0  # pet
-        y[i, top, left : left + size // 2] = 2  # a border line
-    return x, y
-
-
 def _assert_logits(model, size, num_classes=3):
     x = np.random.default_rng(0).uniform(0, 1, (2, size, size, 3)).astype(np.float32)
     y = np.asarray(model(x, training=False))
@@ -125,14 +113,14 @@ def test_unet_rejects_sizes_the_pooling_cannot_halve():
     ],
     ids=["xception_unet", "unet", "unet_no_skips"],
 )
-def test_overfits_one_batch(build):
+def test_overfits_one_batch(build, square_batch):
     """A real learning check: the loss on one fixed batch must fall well below its start."""
     keras.utils.set_random_seed(0)
     model = build()
     model.compile(
         keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     )
-    x, y = _blocks_batch()
+    x, y = square_batch(64, border=True)
     losses = model.fit(x, y, epochs=40, batch_size=4, verbose=0).history["loss"]
     assert losses[-1] < 0.4 * losses[0]
 

@@ -50,7 +50,7 @@ def test_unet_outputs_logits_and_feeds_the_encoder_0_to_255():
     assert not encoder.trainable  # frozen by default, like the MobileNetV2 U-Net
 
 
-def test_overfits_one_batch():
+def test_overfits_one_batch(square_batch):
     keras.utils.set_random_seed(0)
     model = models.mobilenetv3_unet(
         (64, 64, 3), weights=None, freeze_encoder=False, decoder_filters=(64, 32, 32, 16)
@@ -58,11 +58,7 @@ def test_overfits_one_batch():
     model.compile(
         keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     )
-    x = np.zeros((4, 64, 64, 3), np.float32)
-    y = np.ones((4, 64, 64, 1), np.int64)
-    for i in range(4):
-        x[i, 16:48, 8 + 8 * i : 40 + 8 * i] = [0.9, 0.5, 0.1]
-        y[i, 16:48, 8 + 8 * i : 40 + 8 * i] = 0
+    x, y = square_batch(64)
     losses = model.fit(x, y, epochs=40, batch_size=4, verbose=0).history["loss"]
     assert losses[-1] < 0.4 * losses[0]
 

@@ -80,18 +80,14 @@ def test_saved_model_round_trip(unet, tmp_path):
     assert models.predict_masks(loaded, x).shape == (1, 64, 64)
 
 
-def test_overfits_one_batch():
+def test_overfits_one_batch(square_batch):
     """A real learning check: the loss on one fixed batch must fall well below its start."""
     keras.utils.set_random_seed(0)
     model = models.mobilenetv2_unet((64, 64, 3), weights=None)
     model.compile(
         keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     )
-    x = np.zeros((4, 64, 64, 3), np.float32)
-    y = np.ones((4, 64, 64, 1), np.int64)
-    for i in range(4):
-        x[i, 16:48, 8 + 8 * i : 40 + 8 * i] = [0.9, 0.5, 0.1]
-        y[i, 16:48, 8 + 8 * i : 40 + 8 * i] = 0
+    x, y = square_batch(64)
     history = model.fit(x, y, epochs=40, batch_size=4, verbose=0)
     losses = history.history["loss"]
     assert losses[-1] < 0.4 * losses[0]
