@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from benchmarks import input_pipeline, precision_and_export, training_throughput
+from benchmarks import input_pipeline, precision_and_export, scoring, training_throughput
 
 
 def nbval_suite_seconds(root: Path) -> tuple[float, int]:
@@ -96,6 +96,15 @@ def main(argv=None) -> int:
     print(f"  ratio Keras tf.function / LiteRT int8                 {keras_ms / int8_ms:8.2f}x")
     f32_ms = latency["LiteRT float32, 1 thread"]
     print(f"  ratio LiteRT float32 / int8 (1 thread)                {f32_ms / int8_ms:8.2f}x\n")
+
+    s = scoring.run(source)
+    print(f"scoring at original resolution (evaluate_photos, {s['photos']} test photos, photos/s)")
+    print(f"  one model call per photo (batch_size=1)               {s['per_photo']:8.1f}")
+    print(f"  16 photos per call (the default)                      {s['batched']:8.1f}")
+    same = "same confusion matrix" if s["same_scores"] else "DIFFERENT SCORES"
+    print(
+        f"  ratio batched / per photo                             {s['batched'] / s['per_photo']:8.1f}x ({same})\n"
+    )
 
     if not args.skip_nbval:
         seconds, code = nbval_suite_seconds(Path(__file__).resolve().parent.parent)

@@ -17,6 +17,12 @@ import numpy as np
 #: (label, builder name in seglib.models, input side in px, builder kwargs)
 NOTEBOOK_MODELS = [
     ("02 MobileNetV2 U-Net (frozen encoder)", "mobilenetv2_unet", 128, {"weights": None}),
+    (
+        "05 the same, half-width decoder",
+        "mobilenetv2_unet",
+        128,
+        {"weights": None, "decoder_filters": (256, 128, 64, 32)},
+    ),
     ("03 Xception-style U-Net", "xception_unet", 160, {}),
     ("04 U-Net from scratch", "unet", 128, {}),
 ]

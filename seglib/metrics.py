@@ -299,6 +299,40 @@ def _photo_scores(model, image, image_size, antialias, tta):
     return predict_tta(model, image, size, tta)
 
 
+def _predicted_photos(model, pairs, image_size, antialias, tta, batch_size):
+    """Yield ``(trimap, scores)`` per photo, in the order of ``pairs``.
+
+    Without TTA the photos go through the model ``batch_size`` at a time (they all have
+    the model's input size once resized); each photo's logits are then resized to its own
+    size. A Keras model called eagerly costs about the same per call for 1 photo or 16, so
+    this is many times faster than one call per photo, with the same predictions.
+    """
+    if tta is not None:
+        for image, trimap in pairs:
+            image = np.asarray(image)
+            yield np.asarray(trimap), _photo_scores(model, image, image_size, antialias, tta)
+        return
+    from seglib.data import preprocess_image
+
+    import tensorflow as tf
+
+    def predict(chunk):
+        batch = np.stack([preprocess_image(image, image_size, antialias) for image, _ in chunk])
+        logits = tf.convert_to_tensor(predict_logits(model, batch))
+        for (image, trimap), one in zip(chunk, tf.split(logits, len(chunk)), strict=True):
+            size = (int(image.shape[0]), int(image.shape[1]))
+            yield trimap, tf.image.resize(one, size, method="bilinear")[0].numpy()
+
+    chunk = []
+    for image, trimap in pairs:
+        chunk.append((np.asarray(image), np.asarray(trimap)))
+        if len(chunk) == batch_size:
+            yield from predict(chunk)
+            chunk = []
+    if chunk:
+        yield from predict(chunk)
+
+
 def evaluate_photos(
     model,
     pairs,
@@ -308,6 +342,7 @@ def evaluate_photos(
     antialias: bool = True,
     ignore_border: bool = False,
     tta=None,
+    batch_size: int = 16,
 ) -> Evaluation:
     """Score a model on raw photos at their original resolution, overall and per photo.
 
@@ -330,15 +365,25 @@ def evaluate_photos(
             :class:`seglib.inference.TTA` averages the probabilities of flipped and
             rescaled copies of each photo (:func:`seglib.inference.predict_tta`, about
             ``tta.forward_passes`` times the time) and scores their argmax.
+        batch_size: photos resized and predicted in one call (without ``tta``); only the
+            speed and memory change, not the scores (each photo's logits are resized to
+            its own size, as :func:`predict_full_resolution` does).
 
     Returns:
         :class:`Evaluation`.
 
     Raises:
         ValueError: a trimap holds a value outside 1..num_classes; ``ignore_border`` with
-            a model of other than 3 classes; ``tta`` with ``antialias=False``.
+            a model of other than 3 classes; ``tta`` with ``antialias=False``;
+            ``batch_size`` not a whole number >= 1.
         CalibrationError: a bad ``tta`` (see :class:`seglib.inference.TTA`).
     """
+    if (
+        not isinstance(batch_size, int | np.integer)
+        or isinstance(batch_size, bool)
+        or batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
     if ignore_border and num_classes != NUM_CLASSES:
         raise ValueError(f"ignore_border needs the 3 trimap classes, got num_classes={num_classes}")
     if tta is False:
@@ -348,9 +393,7 @@ def evaluate_photos(
     names = TWO_CLASS_NAMES if ignore_border else tuple(class_names[:num_classes])
     confusion = np.zeros((len(names), len(names)), dtype=np.int64)
     rows = []
-    for image, trimap in pairs:
-        image, trimap = np.asarray(image), np.asarray(trimap)
-        scores = _photo_scores(model, image, image_size, antialias, tta)
+    for trimap, scores in _predicted_photos(model, pairs, image_size, antialias, tta, batch_size):
         truth = trimap[..., 0].astype(np.int64) - 1
         if truth.min() < 0 or truth.max() >= num_classes:
             raise ValueError(f"trimap values must be 1..{num_classes}, got {np.unique(trimap)}")
@@ -1088,9 +1131,7 @@ def fit_temperature(
 
 def _photo_logits_and_truth(model, pairs, image_size, antialias, num_classes):
     """Yield each photo's full-resolution logits ``[H, W, C]`` and true labels ``[H, W]``."""
-    for image, trimap in pairs:
-        image, trimap = np.asarray(image), np.asarray(trimap)
-        logits = predict_full_resolution(model, image, image_size, antialias)
+    for trimap, logits in _predicted_photos(model, pairs, image_size, antialias, None, 16):
         truth = (trimap[..., 0] if trimap.ndim == 3 else trimap).astype(np.int64) - 1
         if truth.min() < 0 or truth.max() >= num_classes:
             raise ValueError(f"trimap values must be 1..{num_classes}, got {np.unique(trimap)}")

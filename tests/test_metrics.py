@@ -380,3 +380,41 @@ def test_evaluate_photos_refuses_bad_tta_arguments():
         metrics.evaluate_photos(
             _colour_model(), [(image, trimap)], image_size=4, tta=True, antialias=False
         )
+
+
+def test_evaluate_photos_in_batches_scores_as_photo_by_photo():
+    # A model whose output mixes neighbouring pixels and channels (3x3 convolutions,
+    # BatchNorm in inference mode), on photos of different sizes and aspect ratios: each
+    # photo's logits must be resized to its own size, whatever else is in its batch.
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Conv2D(3, 3, padding="same"),
+        ]
+    )
+    rng = np.random.default_rng(0)
+    sizes = [(20, 30), (41, 17), (16, 16), (33, 33), (25, 40)]
+    pairs = [
+        (
+            rng.integers(0, 256, (h, w, 3), dtype=np.uint8),
+            rng.integers(1, 4, (h, w, 1), dtype=np.uint8),
+        )
+        for h, w in sizes
+    ]
+    one_by_one = [
+        metrics.confusion_matrix(
+            t[..., 0] - 1, metrics.predict_full_resolution(model, i, 16).argmax(-1)
+        )
+        for i, t in pairs
+    ]
+    for batch_size in (1, 2, 16):
+        result = metrics.evaluate_photos(model, pairs, 16, batch_size=batch_size)
+        np.testing.assert_array_equal(result.scores.confusion, np.sum(one_by_one, axis=0))
+        expected = [metrics.Scores(c, metrics.CLASS_NAMES).mean_iou for c in one_by_one]
+        np.testing.assert_allclose(result.per_image["mean_iou"], expected)
+    for bad in (0, 2.5, True, "16"):
+        with pytest.raises(ValueError, match="batch_size"):
+            metrics.evaluate_photos(model, pairs, 16, batch_size=bad)
