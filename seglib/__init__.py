@@ -21,6 +21,7 @@ seglib.weights  class frequencies, inverse- and median-frequency weights, sample
 seglib.losses   soft Dice (+ cross-entropy) on logits
 seglib.training resumable run folders (checkpoint, backup, log) and a tf.distribute helper
 seglib.inference segment your own photos at full resolution, cut-outs, safe saving
+seglib.reference reference figures over seeds, printed next to a run's own
 seglib.runner   execute notebooks headless with papermill (``make run``), summary
 """
 

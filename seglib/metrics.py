@@ -231,14 +231,23 @@ def predict_full_resolution(model, image, image_size, antialias: bool = True) ->
         image: uint8 ``[H, W, 3]``. image_size: ``S`` or ``(height, width)``.
         antialias: see :func:`seglib.data.preprocess_image`.
     """
+    return _logits_at_photo_sizes(model, [image], image_size, antialias)[0]
+
+
+def _logits_at_photo_sizes(model, images, image_size, antialias) -> list[np.ndarray]:
+    """Logits of several photos in one model call, each resized to its photo's ``[H, W]``."""
     from seglib.data import preprocess_image
 
     import tensorflow as tf
 
-    x = preprocess_image(image, image_size, antialias=antialias)[None]
-    logits = tf.convert_to_tensor(predict_logits(model, x))
-    height, width = int(image.shape[0]), int(image.shape[1])
-    return tf.image.resize(logits, (height, width), method="bilinear")[0].numpy()
+    batch = np.stack([preprocess_image(image, image_size, antialias=antialias) for image in images])
+    logits = tf.convert_to_tensor(predict_logits(model, batch))
+    return [
+        tf.image.resize(one, (int(image.shape[0]), int(image.shape[1])), method="bilinear")[
+            0
+        ].numpy()
+        for image, one in zip(images, tf.split(logits, len(images)), strict=True)
+    ]
 
 
 #: Label of the trimap's border ("not classified") class after ``trimap - 1``.
@@ -312,16 +321,11 @@ def _predicted_photos(model, pairs, image_size, antialias, tta, batch_size):
             image = np.asarray(image)
             yield np.asarray(trimap), _photo_scores(model, image, image_size, antialias, tta)
         return
-    from seglib.data import preprocess_image
-
-    import tensorflow as tf
 
     def predict(chunk):
-        batch = np.stack([preprocess_image(image, image_size, antialias) for image, _ in chunk])
-        logits = tf.convert_to_tensor(predict_logits(model, batch))
-        for (image, trimap), one in zip(chunk, tf.split(logits, len(chunk)), strict=True):
-            size = (int(image.shape[0]), int(image.shape[1]))
-            yield trimap, tf.image.resize(one, size, method="bilinear")[0].numpy()
+        images = [image for image, _ in chunk]
+        scores = _logits_at_photo_sizes(model, images, image_size, antialias)
+        yield from zip((trimap for _, trimap in chunk), scores, strict=True)
 
     chunk = []
     for image, trimap in pairs:
