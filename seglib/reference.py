@@ -3,9 +3,10 @@
 A seeded run repeats on the same machine and library build, not across machines: oneDNN
 kernels and thread scheduling change the order of floating-point sums, and twenty epochs
 turn those last-digit differences into different weights. So a notebook's headline figure
-is not one number but a range. The ranges here come from the notebooks' real settings run
-with ``SEED = 0, 1, 2`` (notebook 02 so far) (``python -m seglib.runner -p SEED=1 ...``) on a 2-core CPU with
-the 3-breed sample (``../shared/data/oxford-iiit-pet-sample``); :func:`check` puts a run's
+is not one number but a range. The ranges here come from a notebook's real settings run
+with ``SEED = 0, 1, 2`` (``python -m seglib.runner -p SEED=1 ...``; notebook 02 so far) on a
+2-core CPU with the 3-breed sample of the official release as ``SEGLIB_DATA`` (the data is
+recognised by its photos per split, never by a path); :func:`check` puts a run's
 figures next to them, and says so plainly when a figure falls outside its range.
 
 The idea of quoting a spread over seeds rather than one run is the one notebook 05 uses
