@@ -1393,6 +1393,37 @@ def count(ds: tf.data.Dataset) -> int:
     return int(ds.reduce(np.int64(0), lambda c, _: c + 1))
 
 
+def take_rows(pairs: tf.data.Dataset, rows) -> tf.data.Dataset:
+    """The elements of a finite dataset at the given positions, in the dataset's order.
+
+    For a seeded random subsample of a split (``rows =
+    np.sort(np.random.default_rng(0).choice(n, k, replace=False))``) that is scored or trained
+    on without decoding the other photos twice: the dataset is read once, and elements not in
+    ``rows`` are skipped before any map that follows.
+
+    Args:
+        pairs: any finite dataset, e.g. :func:`load`'s ``(uint8 photo, uint8 trimap)`` pairs.
+        rows: 0-based positions, integers (a list or 1-D array); each must be below the
+            dataset's length and appear once.
+
+    Returns:
+        A dataset of ``len(rows)`` elements of the same structure, dtypes and shapes, its
+        cardinality set to that number.
+
+    Raises:
+        ValueError: ``rows`` is not 1-D, holds a negative position or a repeated one.
+        tf.errors.FailedPreconditionError (when iterated): a position is not below the dataset's
+            length (fewer elements come out than ``rows`` asks for).
+    """
+    rows = np.asarray(rows)
+    if rows.ndim != 1 or (rows.size and (rows.min() < 0 or len(np.unique(rows)) != rows.size)):
+        raise ValueError(f"rows: expected distinct non-negative positions, got {rows.tolist()}")
+    rows = tf.constant(rows.astype(np.int64))
+    picked = pairs.enumerate().filter(lambda i, *element: tf.reduce_any(i == rows))
+    picked = picked.map(lambda i, *element: element[0] if len(element) == 1 else element)
+    return picked.apply(tf.data.experimental.assert_cardinality(int(rows.shape[0])))
+
+
 def make_pipelines(
     source: str | os.PathLike | None = None,
     image_size: int = 128,

@@ -4,7 +4,7 @@ A seeded run repeats on the same machine and library build, not across machines:
 kernels and thread scheduling change the order of floating-point sums, and twenty epochs
 turn those last-digit differences into different weights. So a notebook's headline figure
 is not one number but a range. The ranges here come from a notebook's real settings run
-with ``SEED = 0, 1, 2`` (``python -m seglib.runner -p SEED=1 ...``; notebook 02 so far) on a
+with ``SEED = 0, 1, 2`` (``python -m seglib.runner -p SEED=1 ...``; notebooks 02 and 04) on a
 2-core CPU with the 3-breed sample of the official release as ``SEGLIB_DATA`` (the data is
 recognised by its photos per split, never by a path); :func:`check` puts a run's
 figures next to them, and says so plainly when a figure falls outside its range.
@@ -87,6 +87,31 @@ REFERENCES = {
         },
         measured=_MACHINE + ", 2026-12-03",
     ),
+    "04": Reference(
+        notebook="04",
+        sizes=_SAMPLE,
+        settings={
+            "IMAGE_SIZE": 128,
+            "DEPTH": 4,
+            "BASE_FILTERS": 16,
+            "BATCH_NORM": True,
+            "BN_MOMENTUM": 0.9,
+            "BATCH_SIZE": 8,
+            "EPOCHS": 20,
+            "LEARNING_RATE": 1e-3,
+            "AUGMENTATION": "strong",
+            "MIXED_RESIZE": True,
+        },
+        seeds=(0, 1, 2),
+        figures={
+            "U-Net, test mIoU": (0.597, 0.610, 0.580),
+            "U-Net without skips, test mIoU": (0.461, 0.550, 0.496),
+            "FCN, test mIoU": (0.558, 0.557, 0.551),
+            "with - without skips, per-image mIoU": (0.141, 0.061, 0.093),
+            "U-Net - FCN, per-image mIoU": (0.046, 0.058, 0.036),
+        },
+        measured=_MACHINE + ", 2026-12-03",
+    ),
 }
 
 
@@ -94,7 +119,7 @@ def check(notebook: str, figures: dict, *, sizes: dict, settings: dict) -> str:
     """This run's figures next to the reference runs' ranges, as Markdown.
 
     Args:
-        notebook: ``"02"`` (a key of :data:`REFERENCES`).
+        notebook: ``"02"`` or ``"04"`` (a key of :data:`REFERENCES`).
         figures: figure name -> this run's value (a float in the notebook's printed units,
             e.g. a test mIoU in [0, 1] or a paired difference in [-1, 1]); names must be
             figures of the reference.

@@ -304,3 +304,21 @@ def test_breed_counts_match_the_split_tables(synthetic_dir):
             want = ((table.breed == breed) & (table.split == split)).sum()
             assert counts.loc[breed, split] == want
     assert counts.to_numpy().sum() == len(table)
+
+
+def test_take_rows_keeps_the_asked_positions_in_order_with_their_structure():
+    pairs = tf.data.Dataset.from_tensor_slices((np.arange(10), np.arange(10) * 2))
+    picked = data.take_rows(pairs, np.array([9, 1, 4])[[1, 2, 0]])  # sorted: 1, 4, 9
+    assert int(picked.cardinality()) == 3
+    assert [(int(a), int(b)) for a, b in picked] == [(1, 2), (4, 8), (9, 18)]
+    single = data.take_rows(tf.data.Dataset.range(5), [0, 3])
+    assert [int(x) for x in single] == [0, 3]
+
+
+def test_take_rows_refuses_repeated_or_negative_positions_and_one_past_the_end():
+    ds = tf.data.Dataset.range(5)
+    for rows in ([1, 1], [-1, 2], [[0, 1]]):
+        with pytest.raises(ValueError, match="rows"):
+            data.take_rows(ds, rows)
+    with pytest.raises(tf.errors.FailedPreconditionError):
+        list(data.take_rows(ds, [2, 7]))

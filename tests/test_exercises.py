@@ -1,0 +1,45 @@
+"""The exercises' cheap variants (benchmarks/exercises.py) still fit the notebooks they change."""
+
+import json
+
+from seglib import runner
+
+import pytest
+
+from benchmarks import exercises
+
+
+@pytest.mark.parametrize("exercise", exercises.EXERCISES.values(), ids=lambda e: e.key)
+def test_each_exercise_applies_to_its_notebook(exercise, tmp_path):
+    path = exercises.prepared_notebook(exercise, tmp_path / "run")
+    runner.check_parameters(path, exercise.parameters)  # raises on an unknown name or type
+    if exercise.seeded:
+        assert "SEED" in runner.notebook_parameters(path)
+    code = "".join(
+        "".join(c["source"])
+        for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+        if c["cell_type"] == "code"
+    )
+    for old, new in exercise.edits:
+        assert new in code and old not in code.replace(new, "")
+    if exercise.added:
+        assert exercise.added in code
+
+
+def test_an_edit_that_no_longer_matches_is_refused():
+    cells = [{"cell_type": "code", "source": ["x = 1\n", "x = 1\n"]}]
+    with pytest.raises(ValueError, match="found 2 times"):
+        exercises.apply_edits(cells, [("x = 1\n", "x = 2\n")])
+    with pytest.raises(ValueError, match="found 0 times"):
+        exercises.apply_edits(cells, [("y = 1\n", "y = 2\n")])
+    exercises.apply_edits(cells, [("x = 1\nx", "x = 3\nx")])
+    assert cells[0]["source"] == ["x = 3\n", "x = 1\n"]
+
+
+def test_a_rerun_starts_from_an_empty_folder(tmp_path):
+    exercise = exercises.EXERCISES["04.base"]
+    folder = tmp_path / "run"
+    exercises.prepared_notebook(exercise, folder)
+    (folder / "runs").mkdir()  # what an earlier run left
+    exercises.prepared_notebook(exercise, folder)
+    assert sorted(p.name for p in folder.iterdir()) == [exercise.notebook]
