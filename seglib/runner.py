@@ -284,6 +284,28 @@ class _CheckedParameters(logging.Filter):
         return not message.startswith(("Passed unknown parameter", "Unable to parse line"))
 
 
+def _teach_papermill_tuples() -> None:
+    """Make papermill write a tuple parameter as a tuple.
+
+    papermill's Python translator knows str, bool, int, float, dict, list and None, and writes
+    anything else as a string: ``-p CUTOUT_CLASSES="('pet', 'border')"`` would reach the
+    notebook as the text ``"('pet', 'border')"``. The runner checks that a value has its
+    default's type, tuples included, so it registers a translator that writes tuples (and
+    tuples inside lists and dicts) as Python tuples.
+    """
+    from papermill.translators import PythonTranslator, papermill_translators
+
+    class TupleTranslator(PythonTranslator):
+        @classmethod
+        def translate(cls, val):
+            if isinstance(val, tuple):
+                items = ", ".join(cls.translate(v) for v in val)
+                return f"({items},)" if len(val) == 1 else f"({items})"
+            return super().translate(val)
+
+    papermill_translators.register("python", TupleTranslator)
+
+
 def run_notebook(
     source: Path, out_dir: Path, timeout: int | None = None, parameters: dict | None = None
 ) -> dict:
@@ -306,6 +328,7 @@ def run_notebook(
     import papermill as pm
     from jupyter_client.manager import KernelManager
 
+    _teach_papermill_tuples()
     for name in ("papermill", "papermill.translators"):
         log = logging.getLogger(name)
         if not any(isinstance(f, _CheckedParameters) for f in log.filters):

@@ -60,6 +60,21 @@ def test_runner_executes_records_metrics_and_keeps_source_clean(tmp_path, capsys
     assert runner.METRICS_VARIABLE not in os.environ
 
 
+def test_tuple_parameters_reach_the_notebook_as_tuples(tmp_path):
+    # papermill alone writes a tuple as its text: ("pet", "border") would arrive as a string
+    code = (
+        "assert CLASSES == ('pet', 'border'), CLASSES\n"
+        "assert NESTED == [(1,), {'a': (2, 3)}], NESTED\n"
+        "assert EMPTY == (), EMPTY"
+    )
+    source = _notebook(
+        tmp_path / "tuples.ipynb", code, params="CLASSES = ('pet',)\nNESTED = []\nEMPTY = (1,)"
+    )
+    parameters = {"CLASSES": ("pet", "border"), "NESTED": [(1,), {"a": (2, 3)}], "EMPTY": ()}
+    result = runner.run_notebook(source, tmp_path / "out", parameters=parameters)
+    assert result["ok"], result["error"]
+
+
 def test_runner_refuses_parameters_without_a_parameters_cell(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("EPOCHS = 3")]
