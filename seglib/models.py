@@ -323,7 +323,8 @@ def mobilenetv3_unet(
     random_fallback: bool | None = None,
 ) -> keras.Model:
     """U-Net with a MobileNetV3-Large encoder and the same pix2pix decoder as
-    :func:`mobilenetv2_unet` (the comparison one of the course's source notebooks makes).
+    :func:`mobilenetv2_unet`, for notebook 07's comparison of the two encoders (Howard et al.,
+    "Searching for MobileNetV3", ICCV 2019).
 
     Input scaling: seglib models take [0, 1]; Keras' MobileNetV3 wants 0..255 and maps it
     to [-1, 1] itself (see :func:`mobilenetv3_encoder`). So this model multiplies by 255
