@@ -1,0 +1,5 @@
+"""``python -m benchmarks.exercises``."""
+
+from benchmarks.exercises import main
+
+raise SystemExit(main())
