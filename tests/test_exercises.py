@@ -1,4 +1,4 @@
-"""The exercises' cheap variants (benchmarks/exercises.py) still fit the notebooks they change."""
+"""The exercises' cheap variants (benchmarks/exercises/) still fit the notebooks they change."""
 
 import json
 
