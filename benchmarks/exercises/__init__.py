@@ -3,14 +3,14 @@
 Every exercise in the notebooks has a cheap variant meant to fit in class time (at most five
 minutes on a 2-core CPU with the 3-breed sample); the ones that train or load a model are here
 (01's exercises and 04's first run in seconds inside their notebook). This module runs a cheap
-variant the way a student would: the notebook, with the parameters and the code changes the exercise names,
-executed top to bottom (:func:`seglib.runner.run_notebook`) in a folder of its own under
-``build/exercises/`` (its own ``runs/`` and ``models/``, so nothing resumes an earlier run and
-no model the user saved is overwritten). An exercise that starts from a model an earlier
-notebook saved reads ``notebooks/models`` instead. It prints each run's wall time, the
-figures the notebook recorded (``metrics.report``) and, for an exercise that adds a cell, that
-cell's own seconds. The notebooks' *Exercises* quote these figures; rerun them here to see
-what your machine takes::
+variant the way a student would: the notebook, with the parameters and the code changes the
+exercise names, executed top to bottom (:func:`seglib.runner.run_notebook`) in a folder of its
+own under ``build/exercises/`` (its own ``runs/`` and ``models/``, so nothing resumes an earlier
+run and no model the user saved is overwritten). An exercise that starts from a model an earlier
+notebook saved reads ``notebooks/models`` instead. It prints each run's wall time, the figures
+the notebook recorded (``metrics.report``) and, for an exercise that adds a cell, that cell's
+own seconds. The notebooks' *Exercises* quote these figures; rerun them here to see what your
+machine takes::
 
     python -m benchmarks.exercises --list
     python -m benchmarks.exercises 04.base 04.2 --seeds 0 1
