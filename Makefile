@@ -61,6 +61,7 @@ test-browser: $(STAMP)
 	SEGLIB_SMOKE=1 $(BIN)/python -m pytest tests/browser -p no:cacheprovider
 
 lint: $(STAMP)
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/ruff check seglib tests benchmarks .ci site
 	$(BIN)/ruff format --check seglib tests benchmarks .ci site
 	$(BIN)/nbqa ruff notebooks

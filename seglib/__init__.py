@@ -6,23 +6,32 @@ notebook teaches stays visible in it.
 
 Modules
 -------
-seglib.config   environment variables (``SEGLIB_DATA``, ``SEGLIB_ENCODER_WEIGHTS``,
-                ``SEGLIB_SMOKE``, ``SEGLIB_EXAMPLE_IMAGE``), seeds, the runtime line,
-                Colab's Drive folder, TensorFlow's quiet start
-seglib.data     one loader contract for TFDS, a directory in the release layout, or
-                a synthetic stand-in; preprocessing, augmentation, pipelines
-seglib.models   the pix2pix ``upsample`` block, the MobileNetV2 U-Net, the keras.io
-                Xception-style U-Net and the original U-Net (all output logits)
-seglib.metrics  pixel accuracy, per-class IoU, mIoU, Dice, confusion matrices, paired
-                bootstrap differences and the one verdict on them (``Difference.verdict``)
-seglib.prose    the sentences notebooks print about their own results
-seglib.viz      masks, overlays, training curves, a live ``DisplayCallback``
-seglib.weights  class frequencies, inverse- and median-frequency weights, sample weights
-seglib.losses   soft Dice (+ cross-entropy) on logits
-seglib.training resumable run folders (checkpoint, backup, log) and a tf.distribute helper
-seglib.inference segment your own photos at full resolution, cut-outs, safe saving
-seglib.reference reference figures over seeds, printed next to a run's own
-seglib.runner   execute notebooks headless with papermill (``make run``), summary
+Top to bottom: a module imports only modules listed below it (``make lint`` checks the
+layers with import-linter; the contracts are in ``pyproject.toml``).
+
+seglib.runner     execute notebooks headless with papermill (``make run``), summary
+seglib.export     LiteRT (float32, float16, dynamic range, int8) and SavedModel export
+seglib.inference  segment your own photos at full resolution, cut-outs, safe saving
+seglib.viz        masks, overlays, training curves, a live ``DisplayCallback``
+seglib.calibration expected calibration error, reliability tables, temperature scaling
+seglib.prose      the sentences notebooks print about their own results
+seglib.reference  reference figures over seeds, printed next to a run's own
+seglib.metrics    pixel accuracy, per-class IoU, mIoU, Dice, confusion matrices, paired
+                  bootstrap differences and the one verdict on them (``Difference.verdict``)
+seglib.models     the pix2pix ``upsample`` block, the MobileNetV2 U-Net, the keras.io
+                  Xception-style U-Net and the original U-Net (all output logits)
+seglib.losses     soft Dice (+ cross-entropy) on logits
+seglib.weights    class frequencies, inverse- and median-frequency weights, sample weights
+seglib.training   resumable run folders (checkpoint, backup, log) and a tf.distribute helper
+seglib.predict    prediction in one place: the model contract, logits at the model's and
+                  the photo's size, test-time augmentation, the temperature
+seglib.images     decoding a photo safely (by content, size checked before decoding)
+seglib.data       one loader contract for TFDS, a directory in the release layout, the
+                  release's archives or a synthetic stand-in; preprocessing, pipelines
+seglib.config     environment variables (``SEGLIB_DATA``, ``SEGLIB_ENCODER_WEIGHTS``,
+                  ``SEGLIB_SMOKE``, ``SEGLIB_EXAMPLE_IMAGE``), seeds, the runtime line,
+                  Colab's Drive folder, TensorFlow's quiet start
+seglib.errors     the error types, all subclasses of ``SeglibError``
 """
 
 import warnings

@@ -41,7 +41,7 @@ in, logits ``[B, H, W, 3]`` out, checked by :func:`seglib.inference.check_model`
   all run in the TensorFlow graph, so a SavedModel written by :func:`save_serving_model`
   works with TF Serving or a bare ``tf.saved_model.load`` and no seglib.
 
-Every function refuses to overwrite: a path that exists raises :class:`ExportError`.
+Every function refuses to overwrite: a path that exists raises :class:`~seglib.errors.ExportError`.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ from pathlib import Path
 from seglib import data
 from seglib.config import quiet_stderr
 from seglib.errors import ExportError
-from seglib.inference import DEFAULT_MAX_PIXELS, check_model, model_input_size
+from seglib.images import DEFAULT_MAX_PIXELS
+from seglib.predict import check_model, model_input_size
 
 import keras
 import numpy as np

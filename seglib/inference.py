@@ -1,4 +1,4 @@
-"""Segmenting your own photos: decoding, preprocessing, prediction at full resolution, cut-outs.
+"""Segmenting your own photos: photos in, masks, cut-outs and files out (the top layer).
 
 The one call is :func:`segment`::
 
@@ -13,7 +13,7 @@ What happens to a photo, step by step:
 1. **Decode by content**, not by file name (a ``.jpg`` may be a PNG or a GIF); an animated
    GIF, APNG or multi-picture JPEG gives its first frame.
 2. **Check the size from the header, before decoding**: an image over ``max_pixels``
-   (default :data:`DEFAULT_MAX_PIXELS`, 50 megapixels, more than a 48-megapixel phone
+   (default :data:`~seglib.images.DEFAULT_MAX_PIXELS`, 50 megapixels, more than a 48-megapixel phone
    photo) is refused. A "decompression bomb" is a small file that unpacks to billions of
    pixels; this check does not depend on Pillow's global ``Image.MAX_IMAGE_PIXELS``.
 3. **Honour the EXIF orientation** (tag 0x0112): phones store the sensor's pixels as they
@@ -40,11 +40,17 @@ interpolated score.
 
 How sure the model is: ``result.uncertainty`` (1 - the highest class probability per
 pixel) and ``result.unsure(0.8)`` mark where it hesitates. A temperature fitted on the
-validation split (:func:`seglib.metrics.fit_temperature`) and saved beside the model with
+validation split (:func:`seglib.calibration.fit_temperature`) and saved beside the model with
 :func:`save_temperature` makes those probabilities calibrated; :func:`load_model` and
 :func:`segment` apply it without changing the mask. ``segment(..., tta=True)`` averages
 the probabilities of flipped and rescaled copies of the photo (test-time augmentation):
 6 forward passes instead of 1.
+
+The work is shared with two lower modules: :mod:`seglib.images` decodes and checks photos
+(steps 1 to 4) and :mod:`seglib.predict` predicts (steps 5 and 6, TTA, temperature); this
+module adds the model files, the saved temperature, cut-outs and safe saving. ``TTA``,
+``load_image``, ``check_model``, ``model_input_size``, ``model_stride`` and
+``DEFAULT_MAX_PIXELS`` stay importable from here.
 
 Every bad input raises :class:`~seglib.errors.ImageError` (or
 :class:`~seglib.errors.ModelError` for the model) with a message that starts with the
@@ -55,7 +61,6 @@ wrong.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
@@ -68,28 +73,51 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from seglib import data
 from seglib.data import CLASS_NAMES, NUM_CLASSES
 from seglib.errors import CalibrationError, ImageError, ModelError
-from seglib.metrics import check_temperature
+from seglib.images import DEFAULT_MAX_PIXELS, _expand_path, _label, load_image
+from seglib.predict import (
+    TTA,
+    _check_input_size,
+    _check_tta,
+    check_model,
+    check_temperature,
+    model_input_size,
+    model_stride,
+    predict_photo,
+)
 
 import keras
 import numpy as np
-import tensorflow as tf
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-#: Largest image accepted by default, in pixels (width x height): 50 megapixels, above
-#: the 48 MP of current phone cameras. Pass ``max_pixels=`` to change it per call.
-DEFAULT_MAX_PIXELS = 50_000_000
-#: Input side used when a model accepts any size (``input_shape`` ``[None, None, None, 3]``).
-DEFAULT_INPUT_SIZE = 128
+#: The names students use, those defined here and those kept importable from here.
+__all__ = [
+    "CALIBRATION_SUFFIX",
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_SUFFIXES",
+    "Segmentation",
+    "TTA",
+    "calibration_path",
+    "check_model",
+    "list_images",
+    "load_image",
+    "load_model",
+    "load_temperature",
+    "mask_image",
+    "model_input_size",
+    "model_stride",
+    "model_temperature",
+    "remove_background",
+    "save_outputs",
+    "save_temperature",
+    "segment",
+    "show_result",
+    "uploaded_files",
+]
+
 #: File suffixes that :func:`list_images` picks up (decoding still goes by content).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".heic")
-#: Colour under transparent pixels (RGBA, LA, palette with transparency): white.
-TRANSPARENCY_BACKGROUND = (255, 255, 255)
-
-_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
-_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"heim", b"heis")
 
 
 @dataclass
@@ -106,7 +134,7 @@ class Segmentation:
         input_size: ``(height, width)`` the photo was resized to for the model.
         temperature: the temperature ``T`` the logits were divided by before the softmax
             (1.0: none; see :func:`save_temperature`).
-        tta: the :class:`TTA` whose predictions were averaged, or None (one prediction).
+        tta: the :class:`~seglib.predict.TTA` whose predictions were averaged, or None (one prediction).
     """
 
     image: np.ndarray
@@ -164,341 +192,6 @@ class Segmentation:
         return self.confidence < value
 
 
-# ---------------------------------------------------------------------------
-# Decoding
-# ---------------------------------------------------------------------------
-
-
-def _label(image, name: str | None) -> str:
-    if name is not None:
-        return str(name)
-    if isinstance(image, (str, os.PathLike)):
-        return str(image)
-    if isinstance(image, (bytes, bytearray, memoryview)):
-        return "<bytes>"
-    if isinstance(image, Image.Image):
-        return getattr(image, "filename", "") or "<PIL image>"
-    if isinstance(image, np.ndarray) or hasattr(image, "__array__"):
-        return "<array>"
-    return "<input>"
-
-
-def _expand_path(path, label: str, error=ImageError) -> Path:
-    """``Path(path).expanduser()``, with a named error for ``''`` and an unknown ``~user``."""
-    if not str(path).strip():
-        raise error(f"{label!r}: the path is empty; give the file's name")
-    try:
-        return Path(path).expanduser()
-    except RuntimeError as e:  # "Could not determine home directory"
-        raise error(f"{label}: cannot expand '~' ({e}); is the user name right?") from e
-
-
-def _check_pixels(width: int, height: int, label: str, max_pixels: int | None) -> None:
-    if width <= 0 or height <= 0:
-        raise ImageError(f"{label}: the image has no pixels ({width}x{height})")
-    if max_pixels is not None and width * height > max_pixels:
-        raise ImageError(
-            f"{label}: {width}x{height} = {width * height / 1e6:.1f} megapixels is over the "
-            f"pixel limit of {max_pixels / 1e6:.1f} megapixels (a guard against decompression "
-            "bombs). Shrink the photo, or pass a larger max_pixels= if you trust the file."
-        )
-
-
-def _looks_like_heif(head: bytes) -> bool:
-    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
-
-
-def _not_an_image(label: str, head: bytes, error: Exception) -> ImageError:
-    if _looks_like_heif(head):
-        return ImageError(
-            f"{label}: this is a HEIC/HEIF photo (the iPhone default), which Pillow cannot "
-            "read. Export it as JPEG (on the iPhone: Settings > Camera > Formats > Most "
-            "Compatible), or `pip install pillow-heif` and call "
-            "`pillow_heif.register_heif_opener()` first."
-        )
-    # Pillow's own text for an unknown format only repeats the file object's repr.
-    detail = "" if isinstance(error, UnidentifiedImageError) else f" ({error})"
-    return ImageError(
-        f"{label}: not an image, or a format Pillow cannot read{detail}. Use a JPEG, PNG, "
-        "GIF, BMP, WebP or TIFF file."
-    )
-
-
-def _exif_upright(im: Image.Image, label: str) -> Image.Image:
-    """Apply the EXIF orientation (EXIF 2.3, tag 0x0112); on a broken EXIF block, warn."""
-    try:
-        upright = ImageOps.exif_transpose(im)
-    except Exception as e:  # Pillow raises several types on malformed EXIF data
-        warnings.warn(
-            f"{label}: could not read the EXIF orientation ({e}); using the pixels as stored.",
-            stacklevel=3,
-        )
-        return im
-    return upright if upright is not None else im
-
-
-def _composite_over_background(rgba: np.ndarray) -> np.ndarray:
-    """uint8 ``[H, W, 4]`` -> uint8 ``[H, W, 3]`` blended over :data:`TRANSPARENCY_BACKGROUND`."""
-    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
-    background = np.array(TRANSPARENCY_BACKGROUND, np.float32)
-    blended = rgba[..., :3].astype(np.float32) * alpha + background * (1.0 - alpha)
-    return np.clip(np.round(blended), 0, 255).astype(np.uint8)
-
-
-def _pil_to_rgb(im: Image.Image, label: str) -> np.ndarray:
-    """Any Pillow mode -> uint8 ``[H, W, 3]`` (see the module docstring, step 4)."""
-    mode = im.mode
-    if mode in _SIXTEEN_BIT_MODES or mode == "I":
-        values = np.asarray(im).astype(np.float64)
-        if mode != "I" or values.max(initial=0) > 255:  # 16-bit range 0..65535
-            values = values * (255.0 / 65535.0)
-        gray = np.clip(np.round(values), 0, 255).astype(np.uint8)
-        return np.repeat(gray[..., None], 3, axis=-1)
-    if mode == "F":
-        values = np.asarray(im, dtype=np.float64)
-        if not np.isfinite(values).all():
-            raise ImageError(f"{label}: the image holds NaN or infinite values")
-        if values.max(initial=0) <= 1.0:
-            values = values * 255.0
-        gray = np.clip(np.round(values), 0, 255).astype(np.uint8)
-        return np.repeat(gray[..., None], 3, axis=-1)
-    transparent = mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in im.info
-    try:
-        if transparent:
-            return _composite_over_background(np.asarray(im.convert("RGBA")))
-        return np.asarray(im.convert("RGB"))
-    except (ValueError, OSError) as e:
-        raise ImageError(f"{label}: cannot convert colour mode {mode!r} to RGB ({e})") from e
-
-
-def _decode_opened(
-    im: Image.Image, label: str, max_pixels: int | None, first_frame: bool = True
-) -> np.ndarray:
-    """Size check from the header, then decode (the first frame), orient and convert."""
-    _check_pixels(im.size[0], im.size[1], label, max_pixels)
-    try:
-        if first_frame:
-            im.seek(0)  # animated GIF / APNG / MPO: the first frame
-        im.load()
-    except MemoryError:
-        raise
-    except Exception as e:  # OSError, SyntaxError, struct.error, ... on damaged data
-        problem = "truncated (it ends early)" if "truncated" in str(e) else "corrupt"
-        raise ImageError(
-            f"{label}: the {im.format or 'image'} file is {problem} and cannot be decoded ({e})"
-        ) from e
-    return _pil_to_rgb(_exif_upright(im, label), label)
-
-
-def _open_and_decode(stream, label: str, head: bytes, max_pixels: int | None) -> np.ndarray:
-    with warnings.catch_warnings():
-        # We check the size ourselves (max_pixels); Pillow's global warning would only add noise.
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            im = Image.open(stream)
-        except Image.DecompressionBombError as e:
-            raise ImageError(
-                f"{label}: over Pillow's decompression-bomb limit ({e}); refused before decoding"
-            ) from e
-        except (OSError, SyntaxError, ValueError) as e:
-            raise _not_an_image(label, head, e) from e
-        with im:
-            return _decode_opened(im, label, max_pixels)
-
-
-def _from_path(path: Path, label: str, max_pixels: int | None) -> np.ndarray:
-    if not path.exists():
-        raise ImageError(f"{label}: file not found")
-    if path.is_dir():
-        raise ImageError(
-            f"{label}: is a folder, not an image file (list its photos with list_images)"
-        )
-    size = path.stat().st_size
-    if size == 0:
-        raise ImageError(f"{label}: the file is empty (0 bytes)")
-    try:
-        f = open(path, "rb")  # closed by the with block below
-    except OSError as e:  # permission denied, ...
-        raise ImageError(f"{label}: cannot read the file ({e.strerror or e})") from e
-    with f:
-        head = f.read(16)
-        f.seek(0)
-        return _open_and_decode(f, label, head, max_pixels)
-
-
-def _from_bytes(content: bytes, label: str, max_pixels: int | None) -> np.ndarray:
-    content = bytes(content)
-    if not content:
-        raise ImageError(f"{label}: the data is empty (0 bytes)")
-    return _open_and_decode(io.BytesIO(content), label, content[:16], max_pixels)
-
-
-def _from_array(array, label: str, max_pixels: int | None) -> np.ndarray:
-    try:
-        array = np.asarray(array)
-    except Exception as e:
-        raise ImageError(f"{label}: cannot be read as an array ({e})") from e
-    if array.ndim == 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    shape_ok = array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (3, 4))
-    if not shape_ok:
-        raise ImageError(
-            f"{label}: expected an image array [H, W], [H, W, 1], [H, W, 3] (RGB) or "
-            f"[H, W, 4] (RGBA), got shape {array.shape}"
-        )
-    _check_pixels(array.shape[1], array.shape[0], label, max_pixels)
-    if array.dtype == np.bool_:
-        array = array.astype(np.uint8) * 255
-    elif array.dtype == np.uint16:
-        array = np.round(array * (255.0 / 65535.0)).astype(np.uint8)
-    elif np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all():
-            raise ImageError(f"{label}: the array holds NaN or infinite values")
-        low, high = float(array.min()), float(array.max())
-        if low < 0.0 or high > 1.0:
-            raise ImageError(
-                f"{label}: a float image must hold values in [0, 1] (what the models take), "
-                f"got {low:g}..{high:g}. For 0..255 values pass array.astype(np.uint8)."
-            )
-        array = np.round(array * 255.0).astype(np.uint8)
-    elif np.issubdtype(array.dtype, np.integer):
-        low, high = int(array.min()), int(array.max())
-        if low < 0 or high > 255:
-            raise ImageError(
-                f"{label}: an integer image must hold values in 0..255 (uint8) or be uint16, "
-                f"got {array.dtype} with values {low}..{high}"
-            )
-        array = array.astype(np.uint8)
-    else:
-        raise ImageError(f"{label}: unsupported array dtype {array.dtype}")
-    if array.ndim == 2:
-        return np.repeat(array[..., None], 3, axis=-1)
-    if array.shape[-1] == 4:
-        return _composite_over_background(array)
-    return np.ascontiguousarray(array)
-
-
-def load_image(image, *, name: str | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS):
-    """Decode a photo from a path, bytes, a PIL image or an array into upright RGB uint8.
-
-    Steps 1-4 of the module docstring: decode by content (first frame), check the size
-    against ``max_pixels`` before decoding, apply the EXIF orientation, convert any mode
-    (RGB, RGBA, LA, L, 1, P, CMYK, YCbCr, I;16, I, F) to RGB.
-
-    Args:
-        image: a path (``str`` or ``os.PathLike``); the file's content (``bytes``,
-            ``bytearray``, ``memoryview``); a ``PIL.Image.Image``; or an array-like
-            ``[H, W]``, ``[H, W, 1]``, ``[H, W, 3]`` or ``[H, W, 4]`` in **RGB** order
-            (OpenCV's ``cv2.imread`` gives BGR: convert with ``cv2.cvtColor`` first) with
-            dtype uint8 (0..255), uint16 (0..65535), bool, or float in [0, 1].
-        name: what error messages call the input (default: the path, ``<bytes>``,
-            ``<array>``, or the PIL image's ``filename``).
-        max_pixels: refuse images with more pixels than this (width x height); None
-            switches the check off (Pillow's own limit, 2 x ``Image.MAX_IMAGE_PIXELS``,
-            still applies to files).
-
-    Returns:
-        uint8 ``[H, W, 3]``, RGB, 0..255, upright.
-
-    Raises:
-        ImageError: file not found, a folder, empty, not an image (with a hint for
-            HEIC), truncated or corrupt, over ``max_pixels``, an array of the wrong shape,
-            dtype or value range, or an unsupported type. The message starts with the name.
-    """
-    label = _label(image, name)
-    if isinstance(image, (str, os.PathLike)):
-        return _from_path(_expand_path(image, label), label, max_pixels)
-    if isinstance(image, (bytes, bytearray, memoryview)):
-        return _from_bytes(image, label, max_pixels)
-    if isinstance(image, Image.Image):
-        return _decode_opened(image, label, max_pixels, first_frame=False)  # the frame given
-    if isinstance(image, (np.ndarray, tf.Tensor)) or hasattr(image, "__array__"):
-        return _from_array(image, label, max_pixels)
-    raise ImageError(
-        f"{label}: expected a file path, bytes, a PIL image or a NumPy array, "
-        f"got {type(image).__name__}"
-    )
-
-
-def to_model_input(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Preprocess an RGB photo with the very function training uses
-    (:func:`seglib.data.preprocess_image`), so the two can never drift apart.
-
-    Args:
-        image: uint8 ``[H, W, 3]``, RGB 0..255.
-        size: ``(height, width)`` of the model's input.
-
-    Returns:
-        float32 ``[height, width, 3]`` in [0, 1]: resized bilinearly with antialiasing,
-        then divided by 255.
-    """
-    return data.preprocess_image(image, size).numpy().astype(np.float32)
-
-
-# ---------------------------------------------------------------------------
-# The model
-# ---------------------------------------------------------------------------
-
-
-def _output_is_softmax(model: keras.Model) -> str:
-    """The squashing activation of the last layer (``"softmax"``, ``"sigmoid"``) or ``""``."""
-    last = model.layers[-1] if model.layers else None
-    if isinstance(last, keras.layers.Softmax):
-        return "softmax"
-    if isinstance(last, keras.layers.Activation):
-        activation = last.activation
-    else:
-        activation = getattr(last, "activation", None)
-    name = getattr(activation, "__name__", "")
-    return name if name in ("softmax", "sigmoid") else ""
-
-
-def check_model(model, name: str = "<model>", num_classes: int = NUM_CLASSES) -> keras.Model:
-    """Check that ``model`` is a segmentation model in this course's convention.
-
-    The convention (:mod:`seglib.models`): one input, float32 images ``[B, H, W, 3]`` in
-    [0, 1]; one output, **logits** ``[B, H, W, num_classes]`` at the input's resolution.
-
-    Returns:
-        ``model``.
-
-    Raises:
-        ModelError: not a Keras model, wrong number of inputs or outputs, input not
-            ``[B, H, W, 3]``, output not ``[B, H, W, num_classes]`` at the input's size, or
-            a last layer that applies softmax (we expect logits). Names ``name``.
-    """
-    if not isinstance(model, keras.Model):
-        raise ModelError(f"{name}: not a Keras model (got {type(model).__name__})")
-    try:
-        inputs, outputs = list(model.inputs), list(model.outputs)
-    except (AttributeError, ValueError) as e:
-        raise ModelError(f"{name}: the model has no defined inputs/outputs ({e})") from e
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise ModelError(
-            f"{name}: not a segmentation model: it has {len(inputs)} inputs and "
-            f"{len(outputs)} outputs, expected one image in and one mask of logits out"
-        )
-    in_shape, out_shape = tuple(inputs[0].shape), tuple(outputs[0].shape)
-    if len(in_shape) != 4 or in_shape[-1] != 3:
-        raise ModelError(
-            f"{name}: not a segmentation model: its input has shape {in_shape}, expected "
-            "RGB images [batch, height, width, 3]"
-        )
-    if len(out_shape) != 4 or out_shape[1:3] != in_shape[1:3] or out_shape[-1] != num_classes:
-        raise ModelError(
-            f"{name}: not a segmentation model: its output has shape {out_shape}, expected "
-            f"logits [batch, {in_shape[1]}, {in_shape[2]}, {num_classes}] (one score per "
-            "pixel and class, at the input's resolution)"
-        )
-    squash = _output_is_softmax(model)
-    if squash:
-        raise ModelError(
-            f"{name}: the model's last layer applies {squash}; seglib models output logits "
-            "(build the last layer without activation and train with from_logits=True)"
-        )
-    return model
-
-
 def _describe_file(path: Path) -> str:
     """'a JPEG image' when Pillow recognises the file, else 'not one'."""
     try:
@@ -512,7 +205,7 @@ def load_model(path: str | os.PathLike, num_classes: int = NUM_CLASSES) -> keras
     """Load a saved segmentation model (``.keras``, as notebook 02 writes) and check it.
 
     Loads with ``compile=False`` (inference needs no optimizer) and Keras' default
-    ``safe_mode`` (no arbitrary code from the file), then :func:`check_model`. A
+    ``safe_mode`` (no arbitrary code from the file), then :func:`~seglib.predict.check_model`. A
     temperature saved beside the file (:func:`save_temperature`) is remembered for the
     model (:func:`model_temperature`), and :func:`segment` applies it.
 
@@ -522,7 +215,7 @@ def load_model(path: str | os.PathLike, num_classes: int = NUM_CLASSES) -> keras
 
     Raises:
         ModelError: the file is missing, a folder, empty, not loadable by Keras, or not a
-            segmentation model (see :func:`check_model`). The message names the file.
+            segmentation model (see :func:`~seglib.predict.check_model`). The message names the file.
     """
     path = _expand_path(path, str(path), ModelError)
     if not path.exists():
@@ -552,80 +245,6 @@ def load_model(path: str | os.PathLike, num_classes: int = NUM_CLASSES) -> keras
     return check_model(model, str(path), num_classes)
 
 
-def model_input_size(model: keras.Model) -> tuple[int, int]:
-    """``(height, width)`` the model takes; :data:`DEFAULT_INPUT_SIZE` where it accepts any."""
-    _, height, width, _ = model.inputs[0].shape
-    return (height or DEFAULT_INPUT_SIZE, width or DEFAULT_INPUT_SIZE)
-
-
-#: Measured strides: ``{id(model): (weak reference to the model, stride)}``.
-_strides: dict = {}
-
-
-def model_stride(model: keras.Model) -> int:
-    """The model's total stride: the input sides it takes are multiples of it.
-
-    A fixed-size model takes only its own size (returned as 0). For a model that takes
-    any size, the smallest power of two ``S`` (1..256) for which the model maps a
-    ``[1, S, S, 3]`` input to logits of the same height and width (a U-Net whose encoder
-    halves five times needs 32). Measured once per model, on zeros.
-
-    Raises:
-        ModelError: no size up to 256 works.
-    """
-    height, width = model.inputs[0].shape[1:3]
-    if height is not None and width is not None:
-        return 0
-    known = _strides.get(id(model))
-    if known is not None and known[0]() is model:
-        return known[1]
-    import weakref
-
-    for side in (2**k for k in range(9)):
-        try:
-            out = model(np.zeros((1, side, side, 3), np.float32), training=False)
-        except Exception:  # a Concatenate of 24 and 25 rows, a zero-sized pooling, ...
-            continue
-        if tuple(out.shape[1:3]) == (side, side):
-            _strides[id(model)] = (weakref.ref(model), side)
-            return side
-    raise ModelError("the model maps no input size up to 256 x 256 to logits of its size")
-
-
-def _check_input_size(model: keras.Model, input_size) -> tuple[int, int]:
-    """``input_size`` as ``(height, width)``, checked against what the model takes."""
-    if input_size is None:
-        return model_input_size(model)
-    if isinstance(input_size, (int, np.integer)) and not isinstance(input_size, bool):
-        size = (int(input_size), int(input_size))
-    else:
-        try:
-            size = tuple(input_size)
-        except TypeError:
-            size = ()
-        if len(size) != 2 or not all(
-            isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in size
-        ):
-            raise ModelError(
-                f"input_size={input_size!r}: give one side or (height, width) in pixels, ints"
-            )
-        size = (int(size[0]), int(size[1]))
-    fixed = model_input_size(model) if model_stride(model) == 0 else None
-    if fixed is not None and size != fixed:
-        raise ModelError(
-            f"input_size={input_size!r}: this model takes only {fixed[0]}x{fixed[1]} photos; "
-            "leave input_size=None"
-        )
-    stride = model_stride(model) or 1
-    if min(size) <= 0 or size[0] % stride or size[1] % stride:
-        examples = ", ".join(str(stride * k) for k in (2, 3, 4, 5) if stride * k >= 8)
-        raise ModelError(
-            f"input_size={input_size!r}: this model takes sides that are positive multiples "
-            f"of {stride} (its total stride), e.g. {examples}"
-        )
-    return size
-
-
 # ---------------------------------------------------------------------------
 # Segmenting
 # ---------------------------------------------------------------------------
@@ -643,25 +262,25 @@ def segment(
 ) -> Segmentation:
     """Segment one photo into pet, background and border at its original resolution.
 
-    Decodes and preprocesses the photo as in training (:func:`load_image`,
-    :func:`to_model_input`), predicts logits at the model's input size, resizes the
+    Decodes and preprocesses the photo as in training (:func:`~seglib.images.load_image`,
+    :func:`~seglib.predict.to_model_input`), predicts logits at the model's input size, resizes the
     logits bilinearly to the photo's size, and returns their softmax and argmax. See the
     module docstring for why the logits and not the mask are resized (FCN, DeepLab).
 
     Args:
-        image: path, bytes, PIL image or array (see :func:`load_image`).
+        image: path, bytes, PIL image or array (see :func:`~seglib.images.load_image`).
         model: a model from :func:`load_model` (or any model passing
-            :func:`check_model`), or the path of a saved one.
+            :func:`~seglib.predict.check_model`), or the path of a saved one.
         name: what error messages and :attr:`Segmentation.name` call the input.
         max_pixels: pixel limit (decompression-bomb guard); None switches it off.
         input_size: side or ``(height, width)`` to resize to; None uses the model's input
-            size (:func:`model_input_size`).
-        tta: test-time augmentation, off by default. True uses :class:`TTA`'s default
+            size (:func:`~seglib.predict.model_input_size`).
+        tta: test-time augmentation, off by default. True uses :class:`~seglib.predict.TTA`'s default
             (the photo and its mirror image at 0.75, 1.0 and 1.25 times the input size:
             **6 forward passes** over 6.25 times the pixels of one: 3 to 5 times the time
-            of ``tta=False`` as measured, see :class:`TTA`); a :class:`TTA` chooses the
+            of ``tta=False`` as measured, see :class:`~seglib.predict.TTA`); a :class:`~seglib.predict.TTA` chooses the
             scales and the flip. The probabilities of all passes are averaged at the
-            photo's size (see :func:`predict_tta`).
+            photo's size (see :func:`seglib.predict.predict_tta`).
         temperature: divide the logits by this ``T > 0`` before the softmax (calibrated
             probabilities; the mask does not change). None: the temperature saved beside
             the model file (:func:`save_temperature`), if any, else 1.
@@ -673,11 +292,11 @@ def segment(
         map float32 ``[H, W]`` (1 - the chosen class's probability).
 
     Raises:
-        ImageError: see :func:`load_image`. ModelError: see :func:`load_model` and
-            :func:`check_model`; an ``input_size`` the model cannot take (see
-            :func:`model_stride`; the message lists the allowed sizes); or the model cannot
+        ImageError: see :func:`~seglib.images.load_image`. ModelError: see :func:`load_model` and
+            :func:`~seglib.predict.check_model`; an ``input_size`` the model cannot take (see
+            :func:`~seglib.predict.model_stride`; the message lists the allowed sizes); or the model cannot
             run at a TTA scale's size.
-        CalibrationError: ``tta`` is not True/False/None/:class:`TTA`, a scale is not
+        CalibrationError: ``tta`` is not True/False/None/:class:`~seglib.predict.TTA`, a scale is not
             above 0, ``temperature`` is not a finite number above 0, or the saved
             temperature file is unreadable.
     """
@@ -693,214 +312,18 @@ def segment(
     label = _label(image, name)
     rgb = load_image(image, name=label, max_pixels=max_pixels)
     size = _check_input_size(model, input_size)
-    if tta is not None or temperature != 1.0:
-        probabilities = predict_tta(model, rgb, size, tta or TTA((1.0,), flip=False), temperature)
-        mask = np.argmax(probabilities, axis=-1).astype(np.uint8)
-        shape = (int(size[0]), int(size[1]))
-        return Segmentation(rgb, mask, probabilities, label, shape, temperature, tta)
-    x = to_model_input(rgb, size)
-    logits = model(x[None], training=False)[0]
-    height, width = rgb.shape[:2]
-    logits = tf.image.resize(logits, (height, width), method="bilinear", antialias=True)
-    probabilities = tf.nn.softmax(logits, axis=-1).numpy().astype(np.float32)
+    probabilities = predict_photo(model, rgb, size, tta, temperature)
     mask = np.argmax(probabilities, axis=-1).astype(np.uint8)
-    return Segmentation(rgb, mask, probabilities, label, (int(size[0]), int(size[1])))
+    shape = (int(size[0]), int(size[1]))
+    return Segmentation(rgb, mask, probabilities, label, shape, temperature, tta)
 
-
-# ---------------------------------------------------------------------------
-# Calibration (a stored temperature) and test-time augmentation
-# ---------------------------------------------------------------------------
 
 #: File beside a model that holds its temperature: ``pets.keras`` -> ``pets.calibration.json``.
 CALIBRATION_SUFFIX = ".calibration.json"
-#: Largest power of two that TTA sizes are rounded to a multiple of (MobileNet's stride).
-TTA_MAX_MULTIPLE = 32
+
 
 # Temperatures of the models load_model loaded (keyed weakly: a model's entry goes with it).
 _MODEL_TEMPERATURES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-# Copies of fixed-size models that accept any input size, for TTA scales (see _any_size).
-_ANY_SIZE_TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-@dataclass(frozen=True)
-class TTA:
-    """Test-time augmentation: the copies of a photo whose predictions :func:`segment` averages.
-
-    Each scale ``s`` resizes the photo to ``s`` times the model's input size (rounded to a
-    multiple of the largest power of two up to :data:`TTA_MAX_MULTIPLE` that divides the
-    input size, so a U-Net's skip connections still line up: 0.75 and 1.25 of 128 px give
-    96 and 160 px); ``flip`` adds the mirror image (left-right) of each. The number of
-    forward passes is ``len(scales) * (2 if flip else 1)``; a pass at scale ``s`` costs
-    about ``s**2`` times the compute of one at 1.0. The default makes 6 passes over
-    ``2 * (0.75**2 + 1 + 1.25**2) = 6.25`` times the pixels of one plain pass (measured: 3
-    to 5 times the time of ``tta=False`` for a 128 px MobileNetV2 U-Net on a 500x375
-    photo, on a shared 2-core CPU; decoding the photo is not repeated). A model built for
-    one input size (all of this course's) runs at the other sizes through a copy rebuilt
-    from its config with open input sizes (about a second, once per model; the weights
-    are copied from the model at every call, so a model trained further is followed).
-
-    A horizontal flip is safe for pets (a mirrored cat is still a cat), unlike a vertical
-    one; the scales average over how large the pet's fur and outline appear to the model.
-
-    Attributes:
-        scales: input-size multipliers, each a finite number above 0; 1.0 is the model's
-            own input size.
-        flip: also predict the mirrored photo at each scale and mirror its logits back.
-
-    Raises:
-        CalibrationError: no scales, a scale that is not a finite number above 0, or a
-            ``flip`` that is not True or False.
-    """
-
-    scales: tuple = (0.75, 1.0, 1.25)
-    flip: bool = True
-
-    def __post_init__(self):
-        scales = self.scales
-        if isinstance(scales, (int, float)):
-            scales = (scales,)
-        try:
-            values = tuple(float(s) for s in scales)
-        except (TypeError, ValueError) as e:
-            raise CalibrationError(f"TTA scales must be numbers above 0, got {scales!r}") from e
-        if not values:
-            raise CalibrationError("TTA scales must hold at least one scale (1.0: as is)")
-        bad = [s for s in values if not np.isfinite(s) or s <= 0]
-        if bad:
-            raise CalibrationError(
-                f"TTA scales must be finite numbers above 0 (times the input size), got {bad}"
-            )
-        if not isinstance(self.flip, (bool, np.bool_)):
-            raise CalibrationError(f"TTA flip must be True or False, got {self.flip!r}")
-        object.__setattr__(self, "scales", values)
-        object.__setattr__(self, "flip", bool(self.flip))
-
-    @property
-    def forward_passes(self) -> int:
-        """Predictions averaged per photo: ``len(scales) * (2 if flip else 1)``."""
-        return len(self.scales) * (2 if self.flip else 1)
-
-    def sizes(self, input_size: tuple[int, int]) -> list:
-        """``(height, width)`` of each scale for a model taking ``input_size``."""
-        height, width = (int(v) for v in input_size)
-        multiple = TTA_MAX_MULTIPLE
-        while multiple > 1 and (height % multiple or width % multiple):
-            multiple //= 2
-
-        def side(length: int, scale: float) -> int:  # nearest multiple, halves rounded up
-            return max(multiple, int(np.floor(length * scale / multiple + 0.5)) * multiple)
-
-        return [(side(height, s), side(width, s)) for s in self.scales]
-
-
-def _check_tta(tta) -> TTA | None:
-    if tta is None or tta is False:
-        return None
-    if tta is True:
-        return TTA()
-    if isinstance(tta, TTA):
-        return tta
-    raise CalibrationError(
-        f"tta must be True (flip and scales 0.75, 1.0, 1.25), False/None (off) or "
-        f"seglib.inference.TTA(scales=..., flip=...), got {tta!r}"
-    )
-
-
-def _free_input_sizes(config):
-    """A model config with every 4-D input's height and width set to None (any size)."""
-    if isinstance(config, dict):
-        return {
-            key: [value[0], None, None, value[3]]
-            if key == "batch_shape" and isinstance(value, (list, tuple)) and len(value) == 4
-            else _free_input_sizes(value)
-            for key, value in config.items()
-        }
-    if isinstance(config, list):
-        return [_free_input_sizes(value) for value in config]
-    return config
-
-
-def _any_size(model: keras.Model, size: tuple[int, int], label: str) -> keras.Model:
-    """``model``, or a copy with the same (current) weights that accepts inputs of ``size``.
-
-    Keras refuses inputs of another size than a model was built for, even when every layer
-    is a convolution that would take them. The copy is rebuilt from the model's config
-    with the input sizes left open, built once per model; its weights are copied from the
-    model at each call, so a model trained further is followed.
-    """
-    declared = tuple(model.inputs[0].shape[1:3])
-    if all(d is None or d == s for d, s in zip(declared, size, strict=True)):
-        return model
-    twin = _ANY_SIZE_TWINS.get(model)
-    if twin is None:
-        try:
-            twin = model.__class__.from_config(_free_input_sizes(model.get_config()))
-        except Exception as e:  # Keras raises many types for configs it cannot rebuild
-            raise ModelError(
-                f"{label}: the model only takes {declared[0]}x{declared[1]} inputs and cannot "
-                f"be rebuilt for other sizes ({type(e).__name__}: {e}); use "
-                "TTA(scales=(1.0,)) for the flip alone"
-            ) from e
-        _ANY_SIZE_TWINS[model] = twin
-    twin.set_weights(model.get_weights())
-    return twin
-
-
-def predict_tta(model, rgb: np.ndarray, input_size, tta: TTA | None = None, temperature=1.0):
-    """Probabilities of one photo averaged over test-time augmentations, at its own size.
-
-    For each scale of ``tta`` (and each mirror image when ``tta.flip``): preprocess the
-    photo as in training to that scale's size (:meth:`TTA.sizes`), predict logits, mirror
-    them back, resize them bilinearly to the photo's size, divide by ``temperature`` and
-    take the softmax; then average the probabilities of all passes. Averaging
-    probabilities (not logits) is the usual ensemble of predictions (as in mmsegmentation's
-    TTA); the resize of logits before the softmax is :func:`segment`'s. ``TTA((1.0,),
-    flip=False)`` with temperature 1 gives :func:`segment`'s plain probabilities.
-
-    Cost: ``tta.forward_passes`` model calls (the mirror image goes in the same batch as
-    the photo), each at ``s**2`` times the pixels of one at scale 1, plus a resize and a
-    softmax at the photo's size per pass.
-
-    Args:
-        model: a Keras model passing :func:`check_model`.
-        rgb: uint8 ``[H, W, 3]``, RGB 0..255 (as :func:`load_image` gives).
-        input_size: ``(height, width)`` of scale 1.0.
-        tta: a :class:`TTA`; None means ``TTA()`` (the default flip and scales).
-        temperature: ``T > 0`` the logits are divided by.
-
-    Returns:
-        float32 ``[H, W, C]`` in [0, 1], summing to 1 over the classes.
-
-    Raises:
-        CalibrationError: bad ``tta`` or ``temperature``. ModelError: the model cannot run
-            at a scale's size.
-    """
-    tta = TTA() if tta is None else _check_tta(tta)
-    temperature = check_temperature(temperature)
-    rgb = np.asarray(rgb)
-    height, width = rgb.shape[:2]
-    base = (int(input_size[0]), int(input_size[1]))
-    label = getattr(model, "name", "<model>")
-    total = None
-    for scale, size in zip(tta.scales, tta.sizes(base), strict=True):
-        x = to_model_input(rgb, base if scale == 1.0 else size)[None]
-        batch = np.concatenate([x, x[:, :, ::-1]]) if tta.flip else x
-        runner = _any_size(model, batch.shape[1:3], label)
-        try:
-            logits = tf.convert_to_tensor(runner(batch, training=False))
-        except Exception as e:  # a model whose layers need its own input size
-            raise ModelError(
-                f"{label}: cannot predict at {batch.shape[2]}x{batch.shape[1]} px (TTA scale "
-                f"{scale:g}): {type(e).__name__}: {e}"
-            ) from e
-        for i in range(batch.shape[0]):
-            one = logits[i : i + 1] if i == 0 else tf.reverse(logits[i : i + 1], axis=[2])
-            one = tf.image.resize(one, (height, width), method="bilinear", antialias=True)[0]
-            if temperature != 1.0:
-                one = one / temperature
-            probabilities = tf.nn.softmax(one, axis=-1)
-            total = probabilities if total is None else total + probabilities
-    return (total / tta.forward_passes).numpy().astype(np.float32)
 
 
 def calibration_path(model_path: str | os.PathLike) -> Path:
@@ -929,7 +352,7 @@ def save_temperature(
 
     Args:
         model_path: the saved model (``.keras``); it must exist.
-        temperature: ``T``, a finite number above 0 (:func:`seglib.metrics.fit_temperature`).
+        temperature: ``T``, a finite number above 0 (:func:`seglib.calibration.fit_temperature`).
         fitted_on: a note on the data the temperature was fitted on.
 
     Returns:

@@ -148,7 +148,7 @@ def _build_application(build, label: str, encoder: str, weights, random_fallback
 
     ``random_fallback`` (None: :func:`seglib.config.smoke_mode`) decides what happens when
     the ImageNet weights cannot be downloaded: random weights with a warning, or
-    :class:`WeightsError`.
+    :class:`~seglib.errors.WeightsError`.
     """
     resolved = resolve_encoder_weights(weights, encoder)
     try:

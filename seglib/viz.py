@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 
 from seglib.data import CLASS_NAMES
+from seglib.predict import predict_full_resolution
 
 import keras
 import matplotlib.pyplot as plt
@@ -648,8 +649,6 @@ def show_worst(model, photos, per_image, image_size, k: int = 8, by: str = "mean
     Returns:
         The matplotlib figure.
     """
-    from seglib.metrics import predict_full_resolution
-
     import tensorflow as tf
 
     worst = per_image[by].sort_values().index[:k]
@@ -699,7 +698,7 @@ def plot_reliability(calibrations: dict, curves=None, suptitle=None):
     the bin's share of pixels (most pixels sit in the first and last bins).
 
     Args:
-        calibrations: ``{label: seglib.metrics.Calibration}``, e.g. ``{"T = 1": before,
+        calibrations: ``{label: seglib.calibration.Calibration}``, e.g. ``{"T = 1": before,
             "T = 1.6": after}``, measured with the same bins.
         curves: curve names to draw (default: every class, then ``overall``).
         suptitle: figure title, or None.

@@ -3,7 +3,7 @@ diagram data, bootstrap intervals over photos, and temperature scaling."""
 
 import warnings
 
-from seglib import metrics
+from seglib import calibration, predict
 from seglib.errors import CalibrationError
 
 import numpy as np
@@ -39,20 +39,20 @@ ECE_BORDER = 0.075 + 0.1
 
 
 def test_ece_on_a_worked_example():
-    ece = metrics.expected_calibration_error(PROBABILITIES, LABELS, n_bins=4)
+    ece = calibration.expected_calibration_error(PROBABILITIES, LABELS, n_bins=4)
     assert list(ece.index) == ["pet", "background", "border", "overall"]
     np.testing.assert_allclose(
         ece.to_numpy(), [ECE_PET, ECE_BACKGROUND, ECE_BORDER, ECE_OVERALL], atol=1e-12
     )
     # The same pixels as an image [1, 2, 2, C] with labels [1, 2, 2, 1] give the same.
-    again = metrics.expected_calibration_error(
+    again = calibration.expected_calibration_error(
         PROBABILITIES.reshape(1, 2, 2, 3), LABELS.reshape(1, 2, 2, 1), n_bins=4
     )
     pd.testing.assert_series_equal(ece, again)
 
 
 def test_reliability_table_on_the_worked_example():
-    cal = metrics.Calibration.from_photos([(PROBABILITIES, LABELS)], n_bins=4)
+    cal = calibration.Calibration.from_photos([(PROBABILITIES, LABELS)], n_bins=4)
     table = cal.reliability()
     assert len(table) == 4 * 4 and set(table["curve"]) == set(cal.curves)
     overall = table[table["curve"] == "overall"].reset_index(drop=True)
@@ -72,7 +72,7 @@ def test_reliability_table_on_the_worked_example():
 def test_ece_pools_pixels_of_all_photos():
     # Two photos: the dataset-level ECE is that of all their pixels together.
     photos = [(PROBABILITIES[:2], LABELS[:2]), (PROBABILITIES[2:], LABELS[2:])]
-    cal = metrics.Calibration.from_photos(iter(photos), n_bins=4)
+    cal = calibration.Calibration.from_photos(iter(photos), n_bins=4)
     assert cal.n_photos == 2 and cal.n_bins == 4
     np.testing.assert_allclose(
         cal.ece().to_numpy(), [ECE_PET, ECE_BACKGROUND, ECE_BORDER, ECE_OVERALL], atol=1e-12
@@ -83,28 +83,28 @@ def test_perfectly_calibrated_and_overconfident():
     # Each probability row is used as often as its class frequency says: calibrated, ECE 0.
     probabilities = np.array([[0.5, 0.5, 0.0]] * 4 + [[1.0, 0.0, 0.0]] * 2)
     labels = np.array([0, 0, 1, 1, 0, 0])
-    ece = metrics.expected_calibration_error(probabilities, labels, n_bins=10)
+    ece = calibration.expected_calibration_error(probabilities, labels, n_bins=10)
     np.testing.assert_allclose(ece.to_numpy(), 0.0, atol=1e-12)
     # Always 100 % sure and right half of the time: overall ECE = |0.5 - 1| = 0.5.
     sure = np.array([[1.0, 0.0, 0.0]] * 4)
-    assert metrics.expected_calibration_error(sure, [0, 1, 0, 1])["overall"] == 0.5
+    assert calibration.expected_calibration_error(sure, [0, 1, 0, 1])["overall"] == 0.5
 
 
 def test_ece_checks_its_input():
     with pytest.raises(ValueError, match="shape"):
-        metrics.expected_calibration_error(PROBABILITIES, LABELS[:3])
+        calibration.expected_calibration_error(PROBABILITIES, LABELS[:3])
     with pytest.raises(ValueError, match="outside"):
-        metrics.expected_calibration_error(PROBABILITIES, [0, 1, 2, 3])
+        calibration.expected_calibration_error(PROBABILITIES, [0, 1, 2, 3])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        metrics.expected_calibration_error(PROBABILITIES * 5 - 2, LABELS)  # logits
+        calibration.expected_calibration_error(PROBABILITIES * 5 - 2, LABELS)  # logits
     with pytest.raises(ValueError, match="NaN"):
-        metrics.expected_calibration_error(np.full((4, 3), np.nan), LABELS)
+        calibration.expected_calibration_error(np.full((4, 3), np.nan), LABELS)
     with pytest.raises(ValueError, match="n_bins"):
-        metrics.expected_calibration_error(PROBABILITIES, LABELS, n_bins=0)
+        calibration.expected_calibration_error(PROBABILITIES, LABELS, n_bins=0)
     with pytest.raises(ValueError, match="photo 1"):
-        metrics.Calibration.from_photos([(PROBABILITIES, LABELS), (PROBABILITIES, LABELS[:2])])
+        calibration.Calibration.from_photos([(PROBABILITIES, LABELS), (PROBABILITIES, LABELS[:2])])
     with pytest.raises(ValueError, match="no photos"):
-        metrics.Calibration.from_photos([])
+        calibration.Calibration.from_photos([])
 
 
 def _photos(n, temperature, seed, size=16):
@@ -114,25 +114,25 @@ def _photos(n, temperature, seed, size=16):
     out = []
     for _ in range(n):
         logits = rng.normal(0.0, 2.0, (size, size, 3))
-        true = metrics.calibrated_probabilities(logits)
+        true = calibration.calibrated_probabilities(logits)
         labels = (true.cumsum(-1) > rng.random((size, size, 1))).argmax(-1)
-        out.append((metrics.calibrated_probabilities(logits, temperature), labels))
+        out.append((calibration.calibrated_probabilities(logits, temperature), labels))
     return out
 
 
 def test_bootstrap_resamples_whole_photos():
-    cal = metrics.Calibration.from_photos(_photos(5, 1.0, seed=0), n_bins=10)
+    cal = calibration.Calibration.from_photos(_photos(5, 1.0, seed=0), n_bins=10)
     # Photo weights [R, N] give the ECE of the photos drawn that often: check by hand.
     drawn = [0, 0, 3, 4, 4]
     weights = np.bincount(drawn, minlength=5)[None].astype(float)
     photos = _photos(5, 1.0, seed=0)
-    direct = metrics.Calibration.from_photos([photos[i] for i in drawn], n_bins=10)
+    direct = calibration.Calibration.from_photos([photos[i] for i in drawn], n_bins=10)
     np.testing.assert_allclose(cal._ece(weights)[0], direct.ece().to_numpy())
 
 
 def test_ece_interval_and_paired_difference():
-    calibrated = metrics.Calibration.from_photos(_photos(30, 1.0, seed=1), n_bins=10)
-    overconfident = metrics.Calibration.from_photos(_photos(30, 0.4, seed=1), n_bins=10)
+    calibrated = calibration.Calibration.from_photos(_photos(30, 1.0, seed=1), n_bins=10)
+    overconfident = calibration.Calibration.from_photos(_photos(30, 0.4, seed=1), n_bins=10)
     table = calibrated.ece_interval(n_resamples=500)
     assert list(table.index) == list(calibrated.curves)
     assert (table["ci_low"] <= table["ece"]).all() and (table["ece"] <= table["ci_high"]).all()
@@ -146,14 +146,14 @@ def test_ece_interval_and_paired_difference():
     same = calibrated.ece_difference(calibrated, n_resamples=200)["overall"]
     assert (same.mean, same.low, same.high) == (0.0, 0.0, 0.0)
     with pytest.raises(ValueError, match="not paired"):
-        calibrated.ece_difference(metrics.Calibration.from_photos(_photos(3, 1.0, 2)))
+        calibrated.ece_difference(calibration.Calibration.from_photos(_photos(3, 1.0, 2)))
     with pytest.raises(ValueError, match="at least 2 photos"):
-        metrics.Calibration.from_photos(_photos(1, 1.0, 3)).ece_interval()
+        calibration.Calibration.from_photos(_photos(1, 1.0, 3)).ece_interval()
 
 
 def _sampled(logits, temperature, rng):
     """Labels drawn from softmax(logits / temperature): that temperature is the true one."""
-    p = metrics.calibrated_probabilities(logits, temperature)
+    p = calibration.calibrated_probabilities(logits, temperature)
     return (p.cumsum(-1) > rng.random(p.shape[:-1] + (1,))).argmax(-1)
 
 
@@ -162,24 +162,24 @@ def test_fit_temperature_recovers_a_known_temperature(true_temperature):
     rng = np.random.default_rng(0)
     logits = rng.normal(0.0, 3.0, (8, 64, 64, 3)).astype(np.float32)
     labels = _sampled(logits, true_temperature, rng)
-    fitted = metrics.fit_temperature(logits, labels[..., None])
+    fitted = calibration.fit_temperature(logits, labels[..., None])
     assert fitted == pytest.approx(true_temperature, rel=0.04)
     # A batch [N, H, W, C] is N photos: the same pixels as a list of photos.
-    assert metrics.fit_temperature(list(logits), list(labels)) == pytest.approx(fitted)
-    sampled = metrics.fit_temperature(logits, labels, pixels_per_photo=1000)
+    assert calibration.fit_temperature(list(logits), list(labels)) == pytest.approx(fitted)
+    sampled = calibration.fit_temperature(logits, labels, pixels_per_photo=1000)
     assert sampled == pytest.approx(true_temperature, rel=0.1)
     # It minimises the validation cross-entropy: both neighbours are worse.
-    loss = metrics.cross_entropy_at(logits, labels, fitted)
-    assert loss < metrics.cross_entropy_at(logits, labels, fitted * 1.1)
-    assert loss < metrics.cross_entropy_at(logits, labels, fitted / 1.1)
+    loss = calibration.cross_entropy_at(logits, labels, fitted)
+    assert loss < calibration.cross_entropy_at(logits, labels, fitted * 1.1)
+    assert loss < calibration.cross_entropy_at(logits, labels, fitted / 1.1)
 
 
 def test_fit_temperature_on_photos_of_different_sizes_and_sampled_pixels():
     rng = np.random.default_rng(1)
     logits = [rng.normal(0.0, 3.0, (h, w, 3)) for h, w in [(60, 80), (90, 50), (70, 70)] * 4]
     labels = [_sampled(z, 1.5, rng) for z in logits]
-    everything = metrics.fit_temperature(logits, labels)
-    sampled = metrics.fit_temperature(logits, labels, pixels_per_photo=2000, seed=3)
+    everything = calibration.fit_temperature(logits, labels)
+    sampled = calibration.fit_temperature(logits, labels, pixels_per_photo=2000, seed=3)
     assert everything == pytest.approx(1.5, rel=0.05)
     assert sampled == pytest.approx(1.5, rel=0.08) and sampled != everything
 
@@ -187,21 +187,21 @@ def test_fit_temperature_on_photos_of_different_sizes_and_sampled_pixels():
 def test_fit_temperature_checks_its_input():
     z, y = np.zeros((4, 4, 3)), np.zeros((4, 4), int)
     with pytest.raises(CalibrationError, match="do not match"):
-        metrics.fit_temperature(z, y[:2])
+        calibration.fit_temperature(z, y[:2])
     with pytest.raises(CalibrationError, match="outside"):
-        metrics.fit_temperature(z, y + 3)
+        calibration.fit_temperature(z, y + 3)
     with pytest.raises(CalibrationError, match="NaN"):
-        metrics.fit_temperature(np.full((4, 4, 3), np.nan), y)
+        calibration.fit_temperature(np.full((4, 4, 3), np.nan), y)
     with pytest.raises(CalibrationError, match="photo 1"):
-        metrics.fit_temperature([z, z[:2]], [y, y])
+        calibration.fit_temperature([z, z[:2]], [y, y])
     with pytest.raises(CalibrationError, match="pair up"):
-        metrics.fit_temperature([z, z], [y])
+        calibration.fit_temperature([z, z], [y])
     with pytest.raises(CalibrationError, match="numbers of photos"):
-        metrics.fit_temperature(z[None].repeat(3, 0), y[None].repeat(2, 0))
+        calibration.fit_temperature(z[None].repeat(3, 0), y[None].repeat(2, 0))
     with pytest.raises(CalibrationError, match="low < high"):
-        metrics.fit_temperature(z, y, bounds=(2.0, 1.0))
+        calibration.fit_temperature(z, y, bounds=(2.0, 1.0))
     with pytest.raises(CalibrationError, match="pixels_per_photo"):
-        metrics.fit_temperature(z, y, pixels_per_photo=0)
+        calibration.fit_temperature(z, y, pixels_per_photo=0)
 
 
 def test_fit_temperature_warns_at_the_edge_of_its_bounds():
@@ -209,7 +209,7 @@ def test_fit_temperature_warns_at_the_edge_of_its_bounds():
     logits = np.random.default_rng(2).normal(0.0, 1.0, (500, 3))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fitted = metrics.fit_temperature(logits, logits.argmax(-1), bounds=(0.5, 4.0))
+        fitted = calibration.fit_temperature(logits, logits.argmax(-1), bounds=(0.5, 4.0))
     assert fitted == pytest.approx(0.5, rel=1e-3)
     assert any("edge of bounds" in str(w.message) for w in caught)
 
@@ -217,20 +217,20 @@ def test_fit_temperature_warns_at_the_edge_of_its_bounds():
 @pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "warm", None])
 def test_temperature_must_be_a_finite_number_above_zero(bad):
     with pytest.raises(CalibrationError, match="temperature"):
-        metrics.check_temperature(bad)
+        predict.check_temperature(bad)
     with pytest.raises(CalibrationError):
-        metrics.calibrated_probabilities(np.zeros((2, 3)), bad)
+        calibration.calibrated_probabilities(np.zeros((2, 3)), bad)
 
 
 def test_temperature_keeps_the_argmax_and_softens_or_sharpens():
     logits = np.random.default_rng(4).normal(0.0, 3.0, (32, 32, 3)).astype(np.float32)
-    plain = metrics.calibrated_probabilities(logits)
+    plain = calibration.calibrated_probabilities(logits)
     np.testing.assert_allclose(plain.sum(-1), 1.0, atol=1e-6)
     for temperature in (0.3, 1.0, 2.5):
-        p = metrics.calibrated_probabilities(logits, temperature)
+        p = calibration.calibrated_probabilities(logits, temperature)
         np.testing.assert_array_equal(p.argmax(-1), logits.argmax(-1))
-    assert metrics.calibrated_probabilities(logits, 2.5).max(-1).mean() < plain.max(-1).mean()
-    assert metrics.calibrated_probabilities(logits, 0.3).max(-1).mean() > plain.max(-1).mean()
+    assert calibration.calibrated_probabilities(logits, 2.5).max(-1).mean() < plain.max(-1).mean()
+    assert calibration.calibrated_probabilities(logits, 0.3).max(-1).mean() > plain.max(-1).mean()
 
 
 def _colour_model():
@@ -259,38 +259,38 @@ def _pairs():
 
 def test_evaluate_calibration_at_several_temperatures_on_photos():
     model, pairs = _colour_model(), _pairs()
-    results = metrics.evaluate_calibration(model, pairs, 16, temperatures=(1.0, 2.0), n_bins=5)
+    results = calibration.evaluate_calibration(model, pairs, 16, temperatures=(1.0, 2.0), n_bins=5)
     assert list(results) == [1.0, 2.0]
     for t, cal in results.items():
         assert cal.n_photos == 2 and cal.n_bins == 5
         assert cal.counts[:, -1].sum() == 20 * 30 + 24 * 16  # every pixel, full resolution
         by_hand = []
         for image, trimap in pairs:
-            logits = metrics.predict_full_resolution(model, image, 16)
-            by_hand.append((metrics.calibrated_probabilities(logits, t), trimap[..., 0] - 1))
-        expected = metrics.Calibration.from_photos(by_hand, n_bins=5).ece()
+            logits = predict.predict_full_resolution(model, image, 16)
+            by_hand.append((calibration.calibrated_probabilities(logits, t), trimap[..., 0] - 1))
+        expected = calibration.Calibration.from_photos(by_hand, n_bins=5).ece()
         pd.testing.assert_series_equal(cal.ece(), expected)
     assert results[1.0].ece()["overall"] != results[2.0].ece()["overall"]
     with pytest.raises(CalibrationError, match="at least one"):
-        metrics.evaluate_calibration(model, pairs, 16, temperatures=())
+        calibration.evaluate_calibration(model, pairs, 16, temperatures=())
     with pytest.raises(CalibrationError, match="temperature"):
-        metrics.evaluate_calibration(model, pairs, 16, temperatures=(0.0,))
+        calibration.evaluate_calibration(model, pairs, 16, temperatures=(0.0,))
     with pytest.raises(ValueError, match="trimap values"):
-        metrics.evaluate_calibration(model, [(pairs[0][0], pairs[0][1] * 0)], 16)
+        calibration.evaluate_calibration(model, [(pairs[0][0], pairs[0][1] * 0)], 16)
 
 
 def test_validation_logits_feed_fit_temperature():
     model, pairs = _colour_model(), _pairs()
-    logits, labels = metrics.validation_logits(model, pairs, 16, pixels_per_photo=None)
+    logits, labels = calibration.validation_logits(model, pairs, 16, pixels_per_photo=None)
     assert [z.shape for z in logits] == [(600, 3), (384, 3)]
-    full = [metrics.predict_full_resolution(model, image, 16) for image, _ in pairs]
+    full = [predict.predict_full_resolution(model, image, 16) for image, _ in pairs]
     np.testing.assert_allclose(logits[0], full[0].reshape(-1, 3), atol=1e-6)
     np.testing.assert_array_equal(labels[1], pairs[1][1].reshape(-1) - 1)
-    fitted = metrics.fit_temperature(logits, labels)
+    fitted = calibration.fit_temperature(logits, labels)
     assert fitted == pytest.approx(
-        metrics.fit_temperature(full, [t[..., 0] - 1 for _, t in pairs]), rel=1e-4
+        calibration.fit_temperature(full, [t[..., 0] - 1 for _, t in pairs]), rel=1e-4
     )
-    sampled, sampled_labels = metrics.validation_logits(model, pairs, 16, pixels_per_photo=100)
+    sampled, sampled_labels = calibration.validation_logits(model, pairs, 16, pixels_per_photo=100)
     assert [z.shape for z in sampled] == [(100, 3), (100, 3)]
     # The sampled rows are rows of the full photo, with their own labels.
     rows = {tuple(np.round(r, 5)) + (int(y),) for r, y in zip(logits[0], labels[0], strict=True)}

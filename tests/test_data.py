@@ -35,7 +35,7 @@ def test_real_sample_oddities_decode(real_data_dir):
         with Image.open(path) as im:
             assert im.format == fmt
             expected = np.asarray(im.convert("RGB"))
-        image, mask = data._decode_pair(
+        image, mask = data.verify._decode_pair(
             str(path), str(real_data_dir / "annotations" / "trimaps" / f"{name}.png")
         )
         assert image.dtype == tf.uint8 and image.shape == expected.shape
@@ -74,7 +74,7 @@ def test_synthetic_source_layout_and_oddities(synthetic_dir):
     assert (synthetic_dir / "images" / "Synthcat_1.mat").is_file()
     assert set(table["split"]) == {"train", "validation", "test"}
     gray = table[table.image_mode == "L"].iloc[0]
-    image, _ = data._decode_pair(gray.image_path, gray.mask_path)
+    image, _ = data.verify._decode_pair(gray.image_path, gray.mask_path)
     image = image.numpy()
     assert image.shape[2] == 3
     np.testing.assert_array_equal(image[..., 0], image[..., 1])
@@ -241,7 +241,7 @@ def test_tfds_failure_explains_offline_options(monkeypatch, tmp_path):
 
     # the host answers the probe, then the download itself fails (see test_tfds.py for offline)
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(data, "_unreachable", lambda url, timeout=None: None)
+    monkeypatch.setattr(data.tfds_source, "_unreachable", lambda url, timeout=None: None)
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", failed_download)
     with pytest.raises(DataError, match="SEGLIB_DATA=synthetic") as info:
         data.load("train", "tfds")

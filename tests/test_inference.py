@@ -9,7 +9,7 @@ can say which label a pixel must get and the tests stay fast.
 import io
 import zipfile
 
-from seglib import data, inference, models
+from seglib import data, inference, models, predict
 from seglib.errors import ImageError, ModelError, SeglibError
 
 import keras
@@ -73,7 +73,7 @@ def check_blocks(mask):
 def test_preprocessing_matches_training():
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)
-    ours = inference.to_model_input(image, (32, 32))
+    ours = predict.to_model_input(image, (32, 32))
     trained_on, _ = data.preprocess(image, np.ones((50, 70, 1), np.uint8), (32, 32))
     assert ours.dtype == np.float32 and ours.shape == (32, 32, 3)
     np.testing.assert_allclose(ours, trained_on.numpy(), atol=1e-6)

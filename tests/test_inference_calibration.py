@@ -4,7 +4,7 @@ applied by segment, and the uncertainty map. Tiny convolutional models keep it f
 import json
 import warnings
 
-from seglib import inference, metrics, models
+from seglib import calibration, inference, models, predict
 from seglib.errors import CalibrationError, ModelError
 
 import keras
@@ -98,12 +98,12 @@ def manual_tta(model, image, sizes, flip, temperature=1.0):
     height, width = image.shape[:2]
     passes = []
     for size in sizes:
-        x = inference.to_model_input(image, size)[None]
+        x = predict.to_model_input(image, size)[None]
         for mirrored in (False, True) if flip else (False,):
             logits = any_size(x[:, :, ::-1] if mirrored else x).numpy()
             logits = logits[:, :, ::-1] if mirrored else logits
             logits = tf.image.resize(logits, (height, width), "bilinear", antialias=True)
-            passes.append(metrics.calibrated_probabilities(logits[0].numpy(), temperature))
+            passes.append(calibration.calibrated_probabilities(logits[0].numpy(), temperature))
     return np.mean(passes, axis=0)
 
 
@@ -137,8 +137,8 @@ def test_tta_runs_the_course_unet_at_other_sizes():
     # through a copy rebuilt for any size with the same weights.
     model = models.unet((64, 64, 3), depth=2, base_filters=4)
     x = np.random.default_rng(5).random((1, 64, 64, 3)).astype(np.float32)
-    twin = inference._any_size(model, (96, 96), "unet")
-    assert twin is not model and inference._any_size(model, (64, 64), "unet") is model
+    twin = predict._any_size(model, (96, 96), "unet")
+    assert twin is not model and predict._any_size(model, (64, 64), "unet") is model
     np.testing.assert_allclose(twin(x).numpy(), model(x).numpy(), atol=1e-5)
     result = inference.segment(photo(50, 70), model, tta=inference.TTA((0.5, 1.0, 1.5)))
     assert result.mask.shape == (50, 70) and result.forward_passes == 6
@@ -203,7 +203,7 @@ def test_temperature_one_changes_nothing_and_others_only_the_probabilities(lop):
         assert scaled.temperature == temperature
         np.testing.assert_array_equal(scaled.mask, plain.mask)
         # softmax(log p / T) = softmax(logits / T): the same probabilities, recomputed.
-        expected = metrics.calibrated_probabilities(np.log(plain.probabilities), temperature)
+        expected = calibration.calibrated_probabilities(np.log(plain.probabilities), temperature)
         np.testing.assert_allclose(scaled.probabilities, expected, atol=1e-4)
     softer = inference.segment(photo(), lop, temperature=3.0)
     assert softer.uncertainty.mean() > plain.uncertainty.mean()
@@ -271,7 +271,7 @@ def test_saved_temperature_is_applied_by_segment_and_load_model(saved, lop):
     for result in (from_path, from_model):
         assert result.temperature == 2.5
         np.testing.assert_array_equal(result.mask, plain.mask)
-        expected = metrics.calibrated_probabilities(np.log(plain.probabilities), 2.5)
+        expected = calibration.calibrated_probabilities(np.log(plain.probabilities), 2.5)
         np.testing.assert_allclose(result.probabilities, expected, atol=1e-4)
     # With TTA too, on the loaded model (whose any-size copy is rebuilt from the file's config).
     tta = inference.segment(photo(), loaded, tta=True)

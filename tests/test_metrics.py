@@ -1,6 +1,6 @@
 import json
 
-from seglib import metrics
+from seglib import metrics, predict
 
 import keras
 import numpy as np
@@ -363,7 +363,7 @@ def test_evaluate_photos_with_tta_scores_the_averaged_probabilities():
     trimap = rng.integers(1, 4, (40, 60, 1), dtype=np.uint8)
     tta = inference.TTA((0.5, 1.0, 1.5), flip=True)
     result = metrics.evaluate_photos(model, [(image, trimap)], image_size=32, tta=tta)
-    averaged = inference.predict_tta(model, image, (32, 32), tta)
+    averaged = predict.predict_tta(model, image, (32, 32), tta)
     expected = metrics.confusion_matrix(trimap[..., 0] - 1, averaged.argmax(-1))
     np.testing.assert_array_equal(result.scores.confusion, expected)
     plain = metrics.evaluate_photos(model, [(image, trimap)], image_size=32)
@@ -406,7 +406,7 @@ def test_evaluate_photos_in_batches_scores_as_photo_by_photo():
     ]
     one_by_one = [
         metrics.confusion_matrix(
-            t[..., 0] - 1, metrics.predict_full_resolution(model, i, 16).argmax(-1)
+            t[..., 0] - 1, predict.predict_full_resolution(model, i, 16).argmax(-1)
         )
         for i, t in pairs
     ]

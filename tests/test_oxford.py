@@ -135,7 +135,7 @@ def _pairs(ds) -> list[tuple[np.ndarray, np.ndarray]]:
 def test_oxford_source_downloads_checks_unpacks_and_loads(release, server, tmp_path, monkeypatch):
     source, _ = release
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(data, "OXFORD_ARCHIVES", tuple(server.archives()))
+    monkeypatch.setattr(data.archive, "OXFORD_ARCHIVES", tuple(server.archives()))
     test_pairs = _pairs(data.load("test", "oxford"))
     folder = tmp_path / "seglib" / "oxford-iiit-pet"
     assert folder.is_dir()

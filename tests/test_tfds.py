@@ -217,7 +217,7 @@ def test_tfds_probe_gives_up_on_a_host_that_never_answers(tmp_path, monkeypatch)
 
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
     monkeypatch.setattr(socket, "getaddrinfo", hanging_lookup)
-    monkeypatch.setattr(data, "TFDS_PROBE_TIMEOUT", 1.0)
+    monkeypatch.setattr(data.network, "TFDS_PROBE_TIMEOUT", 1.0)
     start = time.perf_counter()
     try:
         with pytest.raises(DataError, match="no answer within 1 s"):
@@ -258,7 +258,7 @@ def test_tfds_source_rejects_an_unknown_breed_by_name(release, monkeypatch):
     _block_network(monkeypatch)
     breed = data.scan_directory(release["unpacked"])["breed"].iloc[0]
     # A misspelling (here: wrong case) must not give an empty split; the error lists the breeds.
-    with pytest.raises(data.DataError, match=rf"no breed '{breed.swapcase()}'.*{breed}"):
+    with pytest.raises(DataError, match=rf"no breed '{breed.swapcase()}'.*{breed}"):
         data.load("test", "tfds", breeds=[breed.swapcase()])
 
 
@@ -422,7 +422,8 @@ def test_a_network_failure_during_the_download_is_named(tmp_path, monkeypatch):
                 raise RuntimeError("Failed to download the archive") from e
 
     monkeypatch.setattr(tfds, "builder", lambda *a, **k: Builder())
-    monkeypatch.setattr(data, "_unreachable", lambda *a, **k: None)  # the probe got through
+    # The probe got through.
+    monkeypatch.setattr(data.tfds_source, "_unreachable", lambda *a, **k: None)
     with pytest.raises(DataError) as info:
         data.tfds_builder(tmp_path)
     message = str(info.value)

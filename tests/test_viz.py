@@ -1,4 +1,4 @@
-from seglib import metrics, models, viz
+from seglib import calibration, metrics, models, viz
 
 import keras
 import matplotlib.pyplot as plt
@@ -313,14 +313,14 @@ def test_show_unsure_draws_the_unsure_pixels_and_the_confidence_map():
 # Reliability diagrams and the unsure-pixel figure (issue 20).
 
 
-def _calibration(shift: float) -> metrics.Calibration:
+def _calibration(shift: float) -> calibration.Calibration:
     rng = np.random.default_rng(0)
     photos = []
     for _ in range(3):
         logits = rng.normal(0.0, 2.0, (8, 8, 3)) * shift
         labels = rng.integers(0, 3, (8, 8))
-        photos.append((metrics.calibrated_probabilities(logits), labels))
-    return metrics.Calibration.from_photos(photos, n_bins=5)
+        photos.append((calibration.calibrated_probabilities(logits), labels))
+    return calibration.Calibration.from_photos(photos, n_bins=5)
 
 
 def test_plot_reliability_draws_one_panel_per_curve_with_each_ece():

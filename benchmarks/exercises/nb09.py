@@ -23,12 +23,12 @@ _AT_128_09 = (
 #: 15 bins, before and after it, from 02's saved model (no training).
 _BINS_09 = """\
 validation_photos = data.load("validation", SOURCE, limit=LIMIT)
-val_logits, val_labels = metrics.validation_logits(model, validation_photos, IMAGE_SIZE)
-T = metrics.fit_temperature(val_logits, val_labels)  # no bins involved
+val_logits, val_labels = calibration.validation_logits(model, validation_photos, IMAGE_SIZE)
+T = calibration.fit_temperature(val_logits, val_labels)  # no bins involved
 print(f"fitted on {len(val_logits)} validation photos: T = {T:.3f}")
 eces = {}
-for bins in (CALIBRATION_BINS, metrics.DEFAULT_CALIBRATION_BINS):
-    calibrations = metrics.evaluate_calibration(
+for bins in (CALIBRATION_BINS, calibration.DEFAULT_CALIBRATION_BINS):
+    calibrations = calibration.evaluate_calibration(
         model, test_photos, IMAGE_SIZE, (1.0, T), n_bins=bins
     )
     for t, name in [(1.0, "T = 1"), (T, "T fitted")]:
@@ -44,13 +44,13 @@ _UNSEEN_CALIBRATION_09 = """\
 unseen_photos = data.load("test", SOURCE, limit=LIMIT, breeds=held_out)
 seen_photos = data.load("test", SOURCE, limit=LIMIT, breeds=seen)
 seen_validation = data.load("validation", SOURCE, limit=LIMIT, breeds=seen)
-T_lobo = metrics.fit_temperature(
-    *metrics.validation_logits(lobo_model, seen_validation, IMAGE_SIZE)
+T_lobo = calibration.fit_temperature(
+    *calibration.validation_logits(lobo_model, seen_validation, IMAGE_SIZE)
 )
 print(f"held out: {', '.join(held_out)}; T fitted on the seen breeds' validation: {T_lobo:.3f}")
 calibration_rows = {}
 for name, photos in [("unseen", unseen_photos), ("seen", seen_photos)]:
-    calibrations = metrics.evaluate_calibration(lobo_model, photos, IMAGE_SIZE, (1.0, T_lobo))
+    calibrations = calibration.evaluate_calibration(lobo_model, photos, IMAGE_SIZE, (1.0, T_lobo))
     for t, label in [(1.0, "T = 1"), (T_lobo, "T fitted on seen validation")]:
         c = calibrations[t]
         overall = c.ece_interval().loc["overall"]
@@ -86,10 +86,10 @@ for name, way in [
     ("flip only", tta),
     ("full TTA (0.75, 1, 1.25)", inference.TTA((0.75, 1.0, 1.25), flip=True)),
 ]:
-    inference.predict_tta(model, timed[0], (IMAGE_SIZE, IMAGE_SIZE), way)  # warm-up
+    predict.predict_tta(model, timed[0], (IMAGE_SIZE, IMAGE_SIZE), way)  # warm-up
     start = time.perf_counter()
     for photo in timed:
-        inference.predict_tta(model, photo, (IMAGE_SIZE, IMAGE_SIZE), way)
+        predict.predict_tta(model, photo, (IMAGE_SIZE, IMAGE_SIZE), way)
     latency[name] = 1000 * (time.perf_counter() - start) / len(timed)
 for label, d in tta_gains.items():
     print(f"{label}: {d}")
@@ -100,13 +100,13 @@ metrics.report({**tta_gains, "latency ms per photo": latency})
 #: over the test photos, 02's saved model with its temperature fitted as in 09.
 _THRESHOLDS_09 = """\
 validation_photos = data.load("validation", SOURCE, limit=LIMIT)
-T = metrics.fit_temperature(*metrics.validation_logits(model, validation_photos, IMAGE_SIZE))
+T = calibration.fit_temperature(*calibration.validation_logits(model, validation_photos, IMAGE_SIZE))
 thresholds = sorted({0.6, UNSURE_THRESHOLD, 0.95})
 unsure, caught = dict.fromkeys(thresholds, 0), dict.fromkeys(thresholds, 0)
 pixels = wrong_pixels = 0
 for image, trimap in test_photos:
-    logits = metrics.predict_full_resolution(model, image.numpy(), IMAGE_SIZE)
-    calibrated = metrics.calibrated_probabilities(logits, T)  # softmax(logits / T)
+    logits = predict.predict_full_resolution(model, image.numpy(), IMAGE_SIZE)
+    calibrated = calibration.calibrated_probabilities(logits, T)  # softmax(logits / T)
     confidence = calibrated.max(-1)
     wrong = calibrated.argmax(-1) != trimap.numpy()[..., 0] - 1
     pixels, wrong_pixels = pixels + wrong.size, wrong_pixels + int(wrong.sum())
