@@ -16,7 +16,13 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from benchmarks import input_pipeline, precision_and_export, scoring, training_throughput
+from benchmarks import (
+    input_pipeline,
+    precision_and_export,
+    scoring,
+    segment_memory,
+    training_throughput,
+)
 
 
 def nbval_suite_seconds(root: Path) -> tuple[float, int]:
@@ -105,6 +111,10 @@ def main(argv=None) -> int:
     print(
         f"  ratio batched / per photo                             {s['batched'] / s['per_photo']:8.1f}x ({same})\n"
     )
+
+    if Path("/proc/self/clear_refs").exists():  # peak memory through Linux /proc
+        segment_memory.main(["--sizes", "1", "12", "48"])
+        print()
 
     if not args.skip_nbval:
         seconds, code = nbval_suite_seconds(Path(__file__).resolve().parent.parent)

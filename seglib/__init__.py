@@ -32,6 +32,7 @@ seglib.config     environment variables (``SEGLIB_DATA``, ``SEGLIB_ENCODER_WEIGH
                   ``SEGLIB_SMOKE``, ``SEGLIB_EXAMPLE_IMAGE``), seeds, the runtime line,
                   Colab's Drive folder, TensorFlow's quiet start
 seglib.errors     the error types, all subclasses of ``SeglibError``
+seglib.files      new temporary files with the umask's permissions (renamed into place)
 """
 
 import warnings

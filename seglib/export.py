@@ -78,11 +78,22 @@ DEFAULT_CALIBRATION_IMAGES = 100
 
 
 def _check_new_path(path: str | os.PathLike) -> Path:
+    """``path`` for a new file or folder, checked before any work: it must not exist, and
+    the nearest existing folder above it must be a folder (not a file) we may write in."""
     path = Path(path).expanduser()
-    if path.exists():
+    if path.exists() or path.is_symlink():
         raise ExportError(
             f"{path}: already exists; seglib.export never overwrites (pick a new name)"
         )
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ExportError(
+            f"{path}: cannot be created: {parent} is a file, not a folder; pick a path in a folder"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ExportError(f"{path}: cannot be created: no permission to write in {parent}")
     return path
 
 
@@ -368,22 +379,44 @@ class LiteRTModel:
         The file takes one photo at a time; a batch runs photo by photo.
 
         Raises:
-            ExportError: the images are not ``[B, H, W, 3]`` at the file's input size, or
-                hold NaN or infinite values.
+            ExportError: the images are not float (a uint8 batch in 0..255, say), not
+                ``[B, H, W, 3]`` at the file's input size with ``B >= 1``, hold NaN or
+                infinite values, or values outside [0, 1].
         """
+        given = np.asarray(images) if not isinstance(images, np.ndarray) else images
+        if not (np.issubdtype(given.dtype, np.floating) or given.dtype == np.bool_):
+            raise ExportError(
+                f"{self.path}: images must be float32 in [0, 1] (as the Keras model takes "
+                f"them), got dtype {given.dtype}; for uint8 photos in 0..255 pass "
+                "images.astype(np.float32) / 255"
+            )
         try:
-            images = np.asarray(images, dtype=np.float32)
+            images = np.asarray(given, dtype=np.float32)
         except (TypeError, ValueError) as e:
             raise ExportError(f"{self.path}: images must be a float array ({e})") from e
-        if images.ndim != 4 or tuple(images.shape[1:3]) != self.input_size:
+        if (
+            images.ndim != 4
+            or images.shape[0] == 0
+            or tuple(images.shape[1:])
+            != (
+                *self.input_size,
+                3,
+            )
+        ):
             raise ExportError(
-                f"{self.path}: expected images [B, {self.input_size[0]}, {self.input_size[1]}, "
-                f"3] in [0, 1], got shape {images.shape}"
+                f"{self.path}: expected a batch of at least one image [B, {self.input_size[0]}, "
+                f"{self.input_size[1]}, 3] in [0, 1], got shape {images.shape}"
             )
         if not np.isfinite(images).all():
             raise ExportError(
                 f"{self.path}: the images hold {int((~np.isfinite(images)).sum())} NaN or "
                 "infinite values; the model takes finite values in [0, 1]"
+            )
+        low, high = float(images.min()), float(images.max())
+        if low < -1e-3 or high > 1.0 + 1e-3:  # resizing may overshoot by a rounding error
+            raise ExportError(
+                f"{self.path}: images must hold values in [0, 1], got {low:g}..{high:g}; for "
+                "photos in 0..255 divide by 255 first"
             )
         outputs = []
         for image in images:
@@ -625,7 +658,18 @@ class _Segmenter(tf.Module):
         is_jpeg = tf.io.is_jpeg(image_bytes)
         is_png = tf.equal(tf.strings.substr(image_bytes, 0, 8, "BYTE"), _PNG_SIGNATURE)
         is_gif = tf.equal(tf.strings.substr(image_bytes, 0, 4, "BYTE"), b"GIF8")
-        is_bmp = tf.equal(tf.strings.substr(image_bytes, 0, 2, "BYTE"), b"BM")
+        # "BM" and a known DIB header size (12, 40, 52, 56, 64, 108 or 124 bytes at offset
+        # 14), so that text that happens to start with "BM" is not read as a bitmap.
+        dib = tf.io.decode_raw(
+            tf.strings.substr(tf.strings.join([image_bytes, b"\0" * 18]), 14, 4, "BYTE"),
+            tf.uint8,
+        )
+        dib_size = tf.reduce_sum(
+            tf.cast(dib, tf.int64) * tf.constant([1, 256, 65536, 16777216], tf.int64)
+        )
+        is_bmp = tf.equal(tf.strings.substr(image_bytes, 0, 2, "BYTE"), b"BM") & tf.reduce_any(
+            tf.equal(dib_size, tf.constant([12, 40, 52, 56, 64, 108, 124], tf.int64))
+        )
         known = is_jpeg | is_png | is_gif | is_bmp
         # The first bytes as numbers: binary text in an assertion message would not decode.
         first = tf.io.decode_raw(
@@ -669,13 +713,14 @@ class _Segmenter(tf.Module):
             ),
             _check(
                 width * height <= limit,
-                "image_bytes: the photo is",
+                "image_bytes: its header declares",
                 width,
                 "x",
                 height,
                 "pixels, over the pixel limit of",
                 limit,
-                "(a guard against decompression bombs); refused before decoding. Shrink the photo.",
+                "(a guard against decompression bombs); refused before decoding. Shrink the "
+                "photo, or check that what was sent is a photo.",
             ),
         ]
         with tf.control_dependencies(size_checks):
@@ -739,10 +784,21 @@ def serving_model(model: keras.Model, max_pixels: int = DEFAULT_MAX_PIXELS) -> t
     short, over the pixel limit (width and height shown), a JPEG or PNG cut short.
 
     Differences from :func:`seglib.inference.segment`, which decodes with Pillow (each
-    tested in ``tests/test_hostile_inputs.py``): the EXIF orientation of a PNG or WebP
-    (rare; phones write JPEG or HEIC) is ignored; a transparent GIF colour is not composited over white; WebP and TIFF are refused; damage that
-    Pillow decodes around (corrupt data inside an otherwise complete JPEG) may give
-    TensorFlow's own decode error.
+    tested in ``tests/test_hostile_inputs.py``):
+
+    * the EXIF orientation of a PNG or WebP (rare; phones write JPEG or HEIC) is ignored;
+    * a transparent GIF colour is not composited over white;
+    * WebP and TIFF are refused;
+    * a GIF whose canvas is larger than its first frame: the graph returns the frame's
+      size (TensorFlow decodes the frame), ``segment`` the canvas's, and ``segment``
+      refuses a canvas over 64 times the frame's area (see :mod:`seglib.images`);
+    * a JPEG or PNG that declares more pixels than its data can hold is refused by
+      ``segment`` before decoding; the graph checks only the pixel limit and that the file
+      ends with its end marker;
+    * damage inside an otherwise complete JPEG or PNG (corrupt scan data, a bad checksum)
+      that Pillow decodes around, or refuses, may be accepted by TensorFlow's decoders
+      with grey blocks, or refused with TensorFlow's own decode error: each side is
+      consistent with itself, not with the other.
 
     Args:
         model: a model passing :func:`seglib.inference.check_model`.

@@ -10,8 +10,10 @@ EXIF orientation, 16-bit and transparent images) are described in
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -26,6 +28,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 DEFAULT_MAX_PIXELS = 50_000_000
 
 
+#: Bytes read from a file that reports a size of 0 but has content (``/proc``): 64 MiB.
+MAX_UNSIZED_BYTES = 64 * 1024 * 1024
 #: Colour under transparent pixels (RGBA, LA, palette with transparency): white.
 TRANSPARENCY_BACKGROUND = (255, 255, 255)
 
@@ -62,9 +66,79 @@ def _expand_path(path, label: str, error=ImageError) -> Path:
         raise error(f"{label}: cannot expand '~' ({e}); is the user name right?") from e
 
 
+def _check_max_pixels(max_pixels) -> int | None:
+    """``max_pixels`` checked: None (no limit) or a whole number above 0."""
+    if max_pixels is None:
+        return None
+    if isinstance(max_pixels, (int, np.integer)) and not isinstance(max_pixels, bool):
+        if max_pixels > 0:
+            return int(max_pixels)
+    raise ImageError(
+        f"max_pixels={max_pixels!r}: give the largest number of pixels (width x height) to "
+        f"accept, a whole number above 0 (the default is {DEFAULT_MAX_PIXELS:,}), or None to "
+        "switch the check off"
+    )
+
+
+#: Fewest bytes a JPEG needs per pixel it declares: every 8x8 block of the luminance needs
+#: at least one bit (a progressive JPEG's DC scan), so 1 byte per 512 pixels; we allow half.
+JPEG_MIN_BYTES_PER_PIXEL = 1 / 1024
+#: Largest compression ratio of deflate, PNG's compression: about 1032 to 1 (a match of 258
+#: bytes costs at least 2 bits; zlib's "technical details" give 1032:1 as the limit).
+DEFLATE_MAX_RATIO = 1032
+#: A GIF's canvas may be at most this many times the area of its first frame.
+GIF_MAX_CANVAS_PER_FRAME = 64
+
+
+def _check_data_supports_size(im: Image.Image, label: str, file_size: int | None) -> None:
+    """Refuse, before decoding, a file whose data cannot fill the size its header declares.
+
+    A few hundred bytes can declare 7000 x 7000 pixels: libjpeg then fills the missing
+    scan data with grey, a GIF's canvas with its background, and decoding allocates the
+    whole size (a "decompression bomb" under the pixel limit). Checked from the file size
+    and the header: a JPEG needs at least :data:`JPEG_MIN_BYTES_PER_PIXEL`, a PNG at least
+    its raw scanlines over :data:`DEFLATE_MAX_RATIO`, and a GIF's first frame must cover at
+    least 1/:data:`GIF_MAX_CANVAS_PER_FRAME` of its canvas.
+    """
+    width, height = im.size
+    pixels = width * height
+    if (
+        file_size is not None
+        and im.format == "JPEG"
+        and file_size < pixels * JPEG_MIN_BYTES_PER_PIXEL
+    ):
+        raise ImageError(
+            f"{label}: the JPEG header declares {width}x{height} pixels, but the file holds only "
+            f"{file_size:,} bytes, too few to describe that many (a real photo of that size "
+            f"takes at least {pixels * JPEG_MIN_BYTES_PER_PIXEL / 1024:,.0f} KiB). The file is "
+            "damaged or made to exhaust memory; open it in an image viewer and save it again."
+        )
+    if file_size is not None and im.format == "PNG":
+        bits = {"1": 1, "L": 8, "P": 8, "LA": 16, "RGB": 24, "RGBA": 32, "I;16": 16}.get(im.mode, 8)
+        raw = height * (1 + (width * bits + 7) // 8)
+        if file_size * DEFLATE_MAX_RATIO < raw:
+            raise ImageError(
+                f"{label}: the PNG header declares {width}x{height} pixels ({raw:,} bytes "
+                f"unpacked), but the file holds only {file_size:,} bytes, less than PNG's "
+                f"compression can pack them into (at most {DEFLATE_MAX_RATIO}:1). The file is "
+                "truncated or made to exhaust memory; save the photo again."
+            )
+    if im.format == "GIF" and im.tile:
+        x0, y0, x1, y1 = im.tile[0][1]
+        frame = max(0, x1 - x0) * max(0, y1 - y0)
+        if frame * GIF_MAX_CANVAS_PER_FRAME < pixels:
+            raise ImageError(
+                f"{label}: the GIF declares a {width}x{height} canvas, but its first frame "
+                f"covers only {x1 - x0}x{y1 - y0} pixels of it; decoding would fill the rest "
+                "with the background colour. Crop the GIF to its picture, or save it as PNG."
+            )
+
+
 def _check_pixels(width: int, height: int, label: str, max_pixels: int | None) -> None:
     if width <= 0 or height <= 0:
-        raise ImageError(f"{label}: the image has no pixels ({width}x{height})")
+        raise ImageError(
+            f"{label}: the image has no pixels ({width}x{height}); give a photo at least 1x1"
+        )
     if max_pixels is not None and width * height > max_pixels:
         raise ImageError(
             f"{label}: {width}x{height} = {width * height / 1e6:.1f} megapixels is over the "
@@ -141,10 +215,15 @@ def _pil_to_rgb(im: Image.Image, label: str) -> np.ndarray:
 
 
 def _decode_opened(
-    im: Image.Image, label: str, max_pixels: int | None, first_frame: bool = True
+    im: Image.Image,
+    label: str,
+    max_pixels: int | None,
+    first_frame: bool = True,
+    file_size: int | None = None,
 ) -> np.ndarray:
-    """Size check from the header, then decode (the first frame), orient and convert."""
+    """Size checks from the header, then decode (the first frame), orient and convert."""
     _check_pixels(im.size[0], im.size[1], label, max_pixels)
+    _check_data_supports_size(im, label, file_size)
     try:
         if first_frame:
             im.seek(0)  # animated GIF / APNG / MPO: the first frame
@@ -159,7 +238,9 @@ def _decode_opened(
     return _pil_to_rgb(_exif_upright(im, label), label)
 
 
-def _open_and_decode(stream, label: str, head: bytes, max_pixels: int | None) -> np.ndarray:
+def _open_and_decode(
+    stream, label: str, head: bytes, max_pixels: int | None, size: int | None = None
+) -> np.ndarray:
     with warnings.catch_warnings():
         # We check the size ourselves (max_pixels); Pillow's global warning would only add noise.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -172,34 +253,61 @@ def _open_and_decode(stream, label: str, head: bytes, max_pixels: int | None) ->
         except (OSError, SyntaxError, ValueError) as e:
             raise _not_an_image(label, head, e) from e
         with im:
-            return _decode_opened(im, label, max_pixels)
+            return _decode_opened(im, label, max_pixels, file_size=size)
 
 
 def _from_path(path: Path, label: str, max_pixels: int | None) -> np.ndarray:
-    if not path.exists():
-        raise ImageError(f"{label}: file not found")
-    if path.is_dir():
+    try:
+        info = path.stat()
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ImageError(
+                f"{label}: a symbolic link that loops back on itself; point it at a photo"
+            ) from e
+        if e.errno == errno.ENOENT:
+            where = (
+                "a link to a file that does not exist" if path.is_symlink() else "file not found"
+            )
+            raise ImageError(f"{label}: {where}") from e
+        raise ImageError(f"{label}: cannot read the file ({e.strerror or e})") from e
+    if stat.S_ISDIR(info.st_mode):
         raise ImageError(
             f"{label}: is a folder, not an image file (list its photos with list_images)"
         )
-    size = path.stat().st_size
-    if size == 0:
-        raise ImageError(f"{label}: the file is empty (0 bytes)")
+    if not stat.S_ISREG(info.st_mode):
+        kind = (
+            "a device"
+            if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+            else "a pipe"
+            if stat.S_ISFIFO(info.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(info.st_mode)
+            else "not a regular file"
+        )
+        raise ImageError(
+            f"{label}: is {kind}, not a photo file; save the photo to a file and give its path"
+        )
     try:
         f = open(path, "rb")  # closed by the with block below
     except OSError as e:  # permission denied, ...
         raise ImageError(f"{label}: cannot read the file ({e.strerror or e})") from e
     with f:
         head = f.read(16)
+        if info.st_size == 0:
+            if not head:
+                raise ImageError(f"{label}: the file is empty (0 bytes)")
+            # A file that reports 0 bytes but has content (/proc, /sys): read what it holds.
+            content = head + f.read(MAX_UNSIZED_BYTES)
+            return _from_bytes(content, label, max_pixels)
         f.seek(0)
-        return _open_and_decode(f, label, head, max_pixels)
+        return _open_and_decode(f, label, head, max_pixels, info.st_size)
 
 
 def _from_bytes(content: bytes, label: str, max_pixels: int | None) -> np.ndarray:
     content = bytes(content)
     if not content:
         raise ImageError(f"{label}: the data is empty (0 bytes)")
-    return _open_and_decode(io.BytesIO(content), label, content[:16], max_pixels)
+    return _open_and_decode(io.BytesIO(content), label, content[:16], max_pixels, len(content))
 
 
 def _from_array(array, label: str, max_pixels: int | None) -> np.ndarray:
@@ -270,11 +378,16 @@ def load_image(image, *, name: str | None = None, max_pixels: int | None = DEFAU
         uint8 ``[H, W, 3]``, RGB, 0..255, upright.
 
     Raises:
-        ImageError: file not found, a folder, empty, not an image (with a hint for
-            HEIC), truncated or corrupt, over ``max_pixels``, an array of the wrong shape,
-            dtype or value range, or an unsupported type. The message starts with the name.
+        ImageError: file not found, a folder, a device, pipe or socket, a link that loops
+            or points nowhere, empty, not an image (with a hint for HEIC), truncated or
+            corrupt, over ``max_pixels``, a header that declares more pixels than the file's
+            data can hold (a JPEG under 1 byte per 1,024 pixels, a PNG under its raw size /
+            1032, a GIF canvas over 64 times its first frame), an array of the wrong shape,
+            dtype or value range, no pixels (0x0), an unsupported type, or a ``max_pixels``
+            that is not None or a whole number above 0. The message starts with the name.
     """
     label = _label(image, name)
+    max_pixels = _check_max_pixels(max_pixels)
     if isinstance(image, (str, os.PathLike)):
         return _from_path(_expand_path(image, label), label, max_pixels)
     if isinstance(image, (bytes, bytearray, memoryview)):

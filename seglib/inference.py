@@ -64,7 +64,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import uuid
 import warnings
 import weakref
@@ -75,6 +74,7 @@ from pathlib import Path
 
 from seglib.data import CLASS_NAMES, NUM_CLASSES
 from seglib.errors import CalibrationError, ImageError, ModelError
+from seglib.files import new_temporary_file
 from seglib.images import DEFAULT_MAX_PIXELS, _expand_path, _label, load_image
 from seglib.predict import (
     TTA,
@@ -201,6 +201,49 @@ def _describe_file(path: Path) -> str:
         return "not one"
 
 
+#: Largest ``config.json`` (or ``metadata.json``) accepted in a ``.keras`` archive: 32 MiB.
+#: The course's models need under 1 MiB; a crafted archive can unpack to gigabytes.
+MAX_MODEL_CONFIG_BYTES = 32 * 1024 * 1024
+#: Largest total that a ``.keras`` archive may declare unpacked: 4 GiB.
+MAX_MODEL_ARCHIVE_BYTES = 4 * 1024**3
+
+
+def _check_model_archive(path: Path) -> None:
+    """Refuse a ``.keras`` archive whose parts unpack to implausible sizes, before Keras
+    reads it into memory: the declared sizes first, then ``config.json`` and
+    ``metadata.json`` read in pieces, stopping at :data:`MAX_MODEL_CONFIG_BYTES` (a zip
+    entry's declared size can lie)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+            if declared > MAX_MODEL_ARCHIVE_BYTES:
+                raise ModelError(
+                    f"{path}: the archive declares {declared / 1024**3:.1f} GiB unpacked, more "
+                    f"than a segmentation model needs (limit {MAX_MODEL_ARCHIVE_BYTES / 1024**3:.0f}"
+                    " GiB); it is damaged or made to exhaust memory"
+                )
+            names = set(archive.namelist())
+            for name in ("config.json", "metadata.json"):
+                if name not in names:
+                    continue
+                read = 0
+                with archive.open(name) as member:
+                    while chunk := member.read(1 << 20):
+                        read += len(chunk)
+                        if read > MAX_MODEL_CONFIG_BYTES:
+                            raise ModelError(
+                                f"{path}: its {name} unpacks to more than "
+                                f"{MAX_MODEL_CONFIG_BYTES // 1024**2} MiB (a model's is under "
+                                "1 MiB); the file is damaged or made to exhaust memory, and was "
+                                "not loaded"
+                            )
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as e:
+        raise ModelError(
+            f"{path}: not a loadable Keras model (a broken zip archive: {e}). Save models with "
+            "model.save('name.keras')."
+        ) from e
+
+
 def load_model(path: str | os.PathLike, num_classes: int = NUM_CLASSES) -> keras.Model:
     """Load a saved segmentation model (``.keras``, as notebook 02 writes) and check it.
 
@@ -227,11 +270,19 @@ def load_model(path: str | os.PathLike, num_classes: int = NUM_CLASSES) -> keras
         raise ModelError(f"{path}: is a folder, not a model file")
     if path.stat().st_size == 0:
         raise ModelError(f"{path}: the model file is empty (0 bytes)")
-    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+    is_zip = zipfile.is_zipfile(path)
+    if path.suffix == ".keras" and not is_zip:
         raise ModelError(
             f"{path}: not a Keras model: a .keras file is a zip archive, and this file is "
             f"{_describe_file(path)}. Save models with model.save('name.keras')."
         )
+    if path.suffix in (".h5", ".hdf5") and is_zip:
+        raise ModelError(
+            f"{path}: this is a Keras 3 model archive (.keras, a zip file) with an .h5 name; "
+            f"rename it to {path.with_suffix('.keras').name} and load that"
+        )
+    if is_zip:
+        _check_model_archive(path)
     try:
         model = keras.models.load_model(path, compile=False)
     except MemoryError:
@@ -266,6 +317,16 @@ def segment(
     :func:`~seglib.predict.to_model_input`), predicts logits at the model's input size, resizes the
     logits bilinearly to the photo's size, and returns their softmax and argmax. See the
     module docstring for why the logits and not the mask are resized (FCN, DeepLab).
+
+    Memory: about 26 bytes per pixel of the photo at the peak, with or without TTA: the
+    photo (3), its float copy for the resize to the model's input (12, briefly), the
+    probabilities (12) and the mask (1); above 4 megapixels the logits are resized and
+    turned into probabilities a strip of rows at a time (:mod:`seglib.predict`). Measured
+    with ``python -m benchmarks.segment_memory`` (the 224 px MobileNetV2 U-Net, 2-core
+    CPU): 12 MP (4000x3000) adds 273 MiB at the peak, 276 with TTA; 48 MP (8000x6000),
+    near the default pixel limit of 50 MP, adds 1.25 GiB, 1.15 GiB with TTA (before the
+    strips: 2.5 and 4.1 GiB). A file whose header declares more pixels than its data can
+    hold is refused before decoding (:func:`~seglib.images.load_image`).
 
     Args:
         image: path, bytes, PIL image or array (see :func:`~seglib.images.load_image`).
@@ -435,34 +496,78 @@ def model_temperature(model) -> float | None:
 
 
 def _class_ids(classes: Iterable[str | int]) -> list[int]:
+    """Class names or labels -> labels, checked (a float such as 1.5 is not a label)."""
+    listed = [classes] if isinstance(classes, (str, int, np.integer)) else classes
+    try:
+        listed = list(listed)
+    except TypeError:
+        listed = [listed]
     ids = []
-    for c in [classes] if isinstance(classes, (str, int)) else classes:
+    for c in listed:
         if isinstance(c, str):
             if c not in CLASS_NAMES:
-                raise ValueError(f"unknown class {c!r}; the classes are {CLASS_NAMES}")
+                raise ImageError(f"classes: unknown class {c!r}; the classes are {CLASS_NAMES}")
             ids.append(CLASS_NAMES.index(c))
-        elif 0 <= int(c) < NUM_CLASSES:
+        elif isinstance(c, (int, np.integer)) and not isinstance(c, bool):
+            if not 0 <= int(c) < NUM_CLASSES:
+                raise ImageError(f"classes: class id {c} is outside 0..{NUM_CLASSES - 1}")
             ids.append(int(c))
         else:
-            raise ValueError(f"class id {c} is outside 0..{NUM_CLASSES - 1}")
+            raise ImageError(
+                f"classes: {c!r} is not a class; give names {CLASS_NAMES} or labels "
+                f"0..{NUM_CLASSES - 1}"
+            )
+    if not ids:
+        raise ImageError("classes is empty: the cut-out would keep nothing; give e.g. ('pet',)")
     return ids
 
 
-def _as_uint8_rgb(image) -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[-1] != 3:
-        raise ValueError(f"expected an RGB image [H, W, 3], got shape {image.shape}")
-    if image.dtype == np.uint8:
-        return image
-    return np.clip(np.round(np.asarray(image, np.float32) * 255.0), 0, 255).astype(np.uint8)
+def _as_uint8_rgb(image, what: str = "image") -> np.ndarray:
+    """A photo as uint8 ``[H, W, 3]``, read as :func:`~seglib.images.load_image` reads arrays:
+    uint8 0..255, float in [0, 1] (a float photo in 0..255 is refused, not whitened),
+    uint16, bool, grey ``[H, W]`` or RGBA; at least 1x1."""
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3:
+        if image.shape[-1] == 3 and image.shape[0] and image.shape[1]:
+            return image
+    return load_image(image, name=what, max_pixels=None)
+
+
+def _labels_of(mask, shape: tuple[int, int]) -> np.ndarray:
+    """A mask as labels ``[H, W]``: ``[H, W]`` or ``[H, W, 1]`` labels as they are; a one-hot
+    or probability mask ``[H, W, C]`` (C = the number of classes) by its argmax. Checked
+    against the photo's ``shape``."""
+    labels = np.asarray(mask)
+    if labels.ndim == 3 and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    elif labels.ndim == 3 and labels.shape[-1] == NUM_CLASSES:
+        values = labels.astype(np.float64, copy=False)
+        if not np.isfinite(values).all() or values.min(initial=0) < 0:
+            raise ImageError(
+                f"mask: a [H, W, {NUM_CLASSES}] mask must hold one-hot labels or probabilities "
+                "(finite, 0 or more)"
+            )
+        labels = np.argmax(values, axis=-1).astype(np.uint8)
+    if labels.ndim != 2:
+        raise ImageError(
+            f"mask: expected labels [H, W] or [H, W, 1], or one-hot [H, W, {NUM_CLASSES}], "
+            f"got shape {np.shape(mask)}"
+        )
+    if labels.shape != tuple(shape):
+        raise ImageError(
+            f"mask: it is {labels.shape[1]}x{labels.shape[0]} but the photo is "
+            f"{shape[1]}x{shape[0]} (width x height); give the mask of this photo"
+        )
+    return labels
 
 
 def remove_background(image, mask, classes: Sequence[str | int] = ("pet",)) -> np.ndarray:
     """Cut the pet out of a photo: an RGBA image, transparent wherever the mask is not kept.
 
     Args:
-        image: ``[H, W, 3]`` RGB, uint8 0..255 or float in [0, 1].
-        mask: labels ``[H, W]`` or ``[H, W, 1]`` (0 pet, 1 background, 2 border).
+        image: ``[H, W, 3]`` RGB, uint8 0..255 or float in [0, 1] (see
+            :func:`~seglib.images.load_image` for the other arrays it takes).
+        mask: labels ``[H, W]`` or ``[H, W, 1]`` (0 pet, 1 background, 2 border), or a
+            one-hot / probability mask ``[H, W, 3]``, taken by its argmax.
         classes: the classes that count as the pet, by name or label: ``("pet",)`` gives a
             tight cut-out, ``("pet", "border")`` keeps the uncertain band along the outline
             too (a looser cut that keeps whiskers and fur tips, and some background).
@@ -471,13 +576,12 @@ def remove_background(image, mask, classes: Sequence[str | int] = ("pet",)) -> n
         uint8 ``[H, W, 4]``: the photo's RGB and alpha 255 on kept pixels, 0 elsewhere.
 
     Raises:
-        ValueError: shapes differ, the image is not ``[H, W, 3]``, or a class is unknown.
+        ImageError (a ValueError): the image is not a photo array (a float photo in 0..255,
+            no pixels, ...), the mask's shape differs from the photo's, or ``classes`` holds
+            an unknown name, a label outside 0..2 or a non-integer (``1.5``), or is empty.
     """
     rgb = _as_uint8_rgb(image)
-    labels = np.asarray(mask)
-    labels = labels[..., 0] if labels.ndim == 3 else labels
-    if labels.shape != rgb.shape[:2]:
-        raise ValueError(f"mask is {labels.shape} but the image is {rgb.shape[:2]}")
+    labels = _labels_of(mask, rgb.shape[:2])
     alpha = np.isin(labels, _class_ids(classes)).astype(np.uint8) * 255
     return np.dstack([rgb, alpha])
 
@@ -533,15 +637,18 @@ def save_outputs(
         result: a :class:`Segmentation`, or an RGB image ``[H, W, 3]`` with ``mask=``.
         out_dir: output folder. stem: base name; default the photo's file name without
             suffix (``image`` for in-memory input); unsafe characters become ``_``.
-        mask: labels ``[H, W]`` when ``result`` is an image.
+        mask: labels ``[H, W]`` when ``result`` is an image (or a one-hot ``[H, W, 3]``
+            mask, taken by its argmax, see :func:`remove_background`).
         classes: classes kept in the cut-out (see :func:`remove_background`).
 
     Returns:
         ``{"mask": Path, "overlay": Path, "cutout": Path}``.
 
     Raises:
-        ValueError: no mask, or the image and mask differ in size.
-        ImageError: the mask holds values other than 0, 1, 2.
+        ValueError: no mask given with an image.
+        ImageError: the image is not a photo (see :func:`remove_background`), the mask's
+            shape differs from it, the mask holds values other than 0, 1, 2, or
+            ``classes`` is bad.
         OutputError: ``out_dir`` is a file or cannot be created, or a file cannot be
             written (disk full, no permission); nothing of the set is left behind.
     """
@@ -553,9 +660,11 @@ def save_outputs(
     else:
         if mask is None:
             raise ValueError("save_outputs needs mask= when given an image, not a Segmentation")
-        image, labels, default_stem = _as_uint8_rgb(result), np.asarray(mask), "image"
+        image, default_stem = _as_uint8_rgb(result), "image"
+        labels = _labels_of(mask, image.shape[:2])
     stem = _safe_stem(stem if stem is not None else default_stem)
     _check_labels(labels)
+    _class_ids(classes)  # before anything is drawn
     cutout = remove_background(image, labels, classes)
     blended = np.clip(np.round(overlay(image, labels) * 255), 0, 255).astype(np.uint8)
     pictures = {
@@ -615,11 +724,8 @@ def _write_set(pictures: dict, out_dir: Path, stem: str) -> dict:
         try:  # 1. every file under a temporary name ...
             for kind, picture in pictures.items():
                 target = out_dir / f"{stem}_{kind}.png"
-                handle, name = tempfile.mkstemp(
-                    prefix=f".{stem}_{kind}-", suffix=".part", dir=out_dir
-                )
-                temporary[kind] = Path(name)
-                with os.fdopen(handle, "wb") as f:
+                temporary[kind] = new_temporary_file(out_dir, f"{stem}_{kind}", ".part")
+                with open(temporary[kind], "wb") as f:
                     picture.save(f, format="PNG")
         except OSError as e:
             raise OutputError(
@@ -675,12 +781,22 @@ def uploaded_files(value) -> list:
     Handles both ipywidgets 8 (a tuple of dicts with ``name`` and ``content``, a
     memoryview) and ipywidgets 7, which Colab ships (a dict ``{name: {"content": bytes}}``).
     Nothing uploaded gives ``[]``.
+
+    Raises:
+        ImageError: ``value`` has neither shape (names what was found).
     """
-    if not value:
+    if value is None or (hasattr(value, "__len__") and len(value) == 0):
         return []
-    if isinstance(value, dict):  # ipywidgets 7
-        return [(str(n), bytes(v["content"])) for n, v in value.items()]
-    return [(str(f["name"]), bytes(f["content"])) for f in value]
+    hint = (
+        "expected a FileUpload widget's .value: a tuple of {'name', 'content'} dicts "
+        "(ipywidgets 8) or a dict {name: {'content': bytes}} (ipywidgets 7)"
+    )
+    try:
+        if isinstance(value, dict):  # ipywidgets 7
+            return [(str(n), bytes(v["content"])) for n, v in value.items()]
+        return [(str(f["name"]), bytes(f["content"])) for f in value]
+    except (KeyError, TypeError, ValueError) as e:
+        raise ImageError(f"uploaded files: {hint}; got {type(value).__name__} ({e!r})") from e
 
 
 def show_result(

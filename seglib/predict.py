@@ -188,6 +188,8 @@ def _check_input_size(model: keras.Model, input_size) -> tuple[int, int]:
 
 #: Largest power of two that TTA sizes are rounded to a multiple of (MobileNet's stride).
 TTA_MAX_MULTIPLE = 32
+#: Largest TTA scale: 4 times the input size (16 times the compute of one pass).
+TTA_MAX_SCALE = 4.0
 
 
 # Copies of fixed-size models that accept any input size, for TTA scales (see _any_size).
@@ -220,8 +222,8 @@ class TTA:
         flip: also predict the mirrored photo at each scale and mirror its logits back.
 
     Raises:
-        CalibrationError: no scales, a scale that is not a finite number above 0, or a
-            ``flip`` that is not True or False.
+        CalibrationError: no scales, a scale that is not a finite number above 0 or is
+            above :data:`TTA_MAX_SCALE`, or a ``flip`` that is not True or False.
     """
 
     scales: tuple = (0.75, 1.0, 1.25)
@@ -241,6 +243,13 @@ class TTA:
         if bad:
             raise CalibrationError(
                 f"TTA scales must be finite numbers above 0 (times the input size), got {bad}"
+            )
+        big = [s for s in values if s > TTA_MAX_SCALE]
+        if big:
+            raise CalibrationError(
+                f"TTA scales must be at most {TTA_MAX_SCALE:g} (times the input size), got "
+                f"{[float(f'{s:g}') for s in big]}: a pass at scale s costs s**2 times the "
+                "compute and memory of one at 1.0; the usual scales are 0.5 to 2"
             )
         if not isinstance(self.flip, (bool, np.bool_)):
             raise CalibrationError(f"TTA flip must be True or False, got {self.flip!r}")
@@ -353,7 +362,7 @@ def predict_tta(model, rgb: np.ndarray, input_size, tta: TTA | None = None, temp
     height, width = rgb.shape[:2]
     base = (int(input_size[0]), int(input_size[1]))
     label = getattr(model, "name", "<model>")
-    total = None
+    total = None  # float32 [H, W, C], the sum of the passes' probabilities
     for scale, size in zip(tta.scales, tta.sizes(base), strict=True):
         x = to_model_input(rgb, base if scale == 1.0 else size)[None]
         batch = np.concatenate([x, x[:, :, ::-1]]) if tta.flip else x
@@ -367,12 +376,9 @@ def predict_tta(model, rgb: np.ndarray, input_size, tta: TTA | None = None, temp
             ) from e
         for i in range(batch.shape[0]):
             one = logits[i : i + 1] if i == 0 else tf.reverse(logits[i : i + 1], axis=[2])
-            one = tf.image.resize(one, (height, width), method="bilinear", antialias=True)[0]
-            if temperature != 1.0:
-                one = one / temperature
-            probabilities = tf.nn.softmax(one, axis=-1)
-            total = probabilities if total is None else total + probabilities
-    return (total / tta.forward_passes).numpy().astype(np.float32)
+            total = _probabilities_at_photo_size(one, height, width, temperature, total)
+    total /= np.float32(tta.forward_passes)
+    return total
 
 
 def predict_logits(model, images) -> np.ndarray:
@@ -506,7 +512,61 @@ def predict_photo(model, rgb: np.ndarray, input_size, tta=None, temperature=1.0)
     if tta is not None or temperature != 1.0:
         return predict_tta(model, rgb, input_size, tta or TTA((1.0,), flip=False), temperature)
     x = to_model_input(rgb, input_size)
-    logits = model(x[None], training=False)[0]
+    logits = tf.convert_to_tensor(model(x[None], training=False))
     height, width = np.asarray(rgb).shape[:2]
-    logits = tf.image.resize(logits, (height, width), method="bilinear", antialias=True)
-    return tf.nn.softmax(logits, axis=-1).numpy().astype(np.float32)
+    return _probabilities_at_photo_size(logits, height, width)
+
+
+#: Photos above this many pixels have their logits resized and turned into probabilities a
+#: strip of rows at a time (:func:`_probabilities_at_photo_size`), so the peak memory is the
+#: result (12 bytes per pixel for 3 classes) plus one strip, not three times the result.
+STRIP_PIXELS = 4_000_000
+#: Pixels per strip.
+_STRIP_SIZE = 1_000_000
+
+
+def _probabilities_at_photo_size(logits, height: int, width: int, temperature=1.0, add_to=None):
+    """``softmax(resize(logits) / T)`` at ``height x width``: float32 ``[H, W, C]``.
+
+    ``logits``: float32 ``[1, h, w, C]`` at the model's size, resized bilinearly with
+    antialiasing (``tf.image.resize(..., antialias=True)``). With ``add_to`` (float32
+    ``[H, W, C]``) the probabilities are added into it in place and it is returned.
+
+    Up to :data:`STRIP_PIXELS` this is one resize; above, each strip of rows is computed
+    by the same resampling (``ScaleAndTranslate``, the op behind ``tf.image.resize``,
+    translated to the strip's first row: equal to the whole resize within 1e-5), so a
+    48-megapixel photo never holds its logits, their resized copy and their softmax at
+    once.
+    """
+    if height * width <= STRIP_PIXELS:
+        one = tf.image.resize(logits, (height, width), method="bilinear", antialias=True)[0]
+        if temperature != 1.0:
+            one = one / temperature
+        probabilities = tf.nn.softmax(one, axis=-1).numpy().astype(np.float32)
+        if add_to is None:
+            return probabilities
+        add_to += probabilities
+        return add_to
+    logits = tf.cast(logits, tf.float32)
+    in_height, in_width = int(logits.shape[1]), int(logits.shape[2])
+    scale = tf.constant([height / in_height, width / in_width], tf.float32)
+    out = add_to if add_to is not None else np.zeros((height, width, logits.shape[-1]), np.float32)
+    rows = max(1, _STRIP_SIZE // width)
+    for top in range(0, height, rows):
+        count = min(rows, height - top)
+        strip = tf.raw_ops.ScaleAndTranslate(
+            images=logits,
+            size=[count, width],
+            scale=scale,
+            translation=tf.constant([-float(top), 0.0], tf.float32),
+            kernel_type="triangle",
+            antialias=True,
+        )[0]
+        if temperature != 1.0:
+            strip = strip / temperature
+        strip = tf.nn.softmax(strip, axis=-1).numpy()
+        if add_to is None:
+            out[top : top + count] = strip
+        else:
+            out[top : top + count] += strip
+    return out

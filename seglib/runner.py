@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -37,6 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from seglib.errors import SeglibError
+from seglib.files import new_temporary_file
 
 METRICS_VARIABLE = "SEGLIB_METRICS_FILE"
 
@@ -85,6 +87,16 @@ def _type_name(value) -> str:
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
+#: Longest ``-p`` value accepted, in characters (a literal that long is a mistake).
+MAX_VALUE_CHARS = 1000
+
+
+def _shorten(text: str, keep: int = 60) -> str:
+    """``text``, or its first ``keep`` characters and how long it was (messages stay short)."""
+    text = str(text)
+    return text if len(text) <= keep else f"{text[:keep]}... ({len(text):,} characters)"
+
+
 def convert_value(name: str, text: str, default):
     """Parse ``-p NAME=TEXT`` as a Python literal and check it against the notebook's default.
 
@@ -104,6 +116,12 @@ def convert_value(name: str, text: str, default):
         raise ParameterError(
             f"-p {name}=: empty value; the default is {default!r} ({_type_name(default)})"
         )
+    if len(text) > MAX_VALUE_CHARS:
+        raise ParameterError(
+            f"-p {name}={_shorten(text)}: the value is {len(text):,} characters long; a "
+            f"parameter takes a short literal (at most {MAX_VALUE_CHARS:,} characters), like "
+            f"its default {_shorten(repr(default))}"
+        )
     try:
         value = ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -111,7 +129,7 @@ def convert_value(name: str, text: str, default):
             return text
         expected = "a Python literal" if default is None else _type_name(default)
         raise ParameterError(
-            f"-p {name}={text}: not a Python literal; {name} expects {expected} "
+            f"-p {name}={_shorten(text)}: not a Python literal; {name} expects {expected} "
             f"(default {default!r}). Quote strings: -p {name}=\"'...'\""
         ) from None
     return _match_default(name, value, default, text.strip())
@@ -126,9 +144,9 @@ def _match_default(name: str, value, default, text: str | None = None):
     if isinstance(default, str) and text is not None:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return text  # -p NAME=123 where a string is expected: the text as typed
-    shown = text if text is not None else repr(value)
+    shown = _shorten(text if text is not None else repr(value))
     raise ParameterError(
-        f"-p {name}={shown}: {value!r} is {_type_name(value)}, but {name} expects "
+        f"-p {name}={shown}: {_shorten(repr(value))} is {_type_name(value)}, but {name} expects "
         f"{_type_name(default)} (default {default!r})"
     )
 
@@ -306,6 +324,52 @@ def _teach_papermill_tuples() -> None:
     papermill_translators.register("python", TupleTranslator)
 
 
+class Interrupted(BaseException):
+    """The run was stopped by a signal (SIGINT: Ctrl-C, or SIGTERM) while a notebook ran.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so that no ``except Exception`` on the
+    way swallows it. ``signum`` is the signal; :func:`main` exits with ``128 + signum``
+    (130 for Ctrl-C, 143 for SIGTERM), as shells do.
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+
+def _stop_on_signal(signum, frame):
+    """The runner's handler for SIGINT and SIGTERM: stop now, once.
+
+    Further SIGINT/SIGTERM are ignored from here on, so that the clean-up (kernel shut
+    down, partial files removed, summary printed) runs to its end; SIGKILL still ends the
+    process at once.
+    """
+    for other in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(other, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+def _one_line_error(error: BaseException, timeout: int | None) -> str:
+    """What went wrong with a notebook, in one line a reader can act on."""
+    kind = type(error).__name__
+    if kind == "CellTimeoutError":
+        return (
+            f"a cell ran past the limit of {timeout} s per cell (--timeout); raise the limit "
+            "or make the cell faster"
+        )
+    if kind == "DeadKernelError":
+        return (
+            "the kernel died (it crashed, was killed, or ran out of memory; see the "
+            "executed copy for the last cell that ran)"
+        )
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{kind}: {first}" if first else kind
+
+
 def run_notebook(
     source: Path, out_dir: Path, timeout: int | None = None, parameters: dict | None = None
 ) -> dict:
@@ -314,10 +378,19 @@ def run_notebook(
     Args:
         source: the ``.ipynb`` to run; its folder is the kernel's working directory.
         out_dir: where the executed copy (and ``<stem>.metrics.json``) are written.
-        timeout: seconds allowed per cell; None for no limit.
+        timeout: seconds allowed per cell; None for no limit. A cell that runs longer
+            fails the notebook (its executed copy shows which cell), as does a kernel that
+            dies, within seconds.
         parameters: values that override the ``parameters`` cell.
 
+    Returns:
+        ``error`` is None when every cell ran, else one line (the cell and its exception,
+        a cell that ran past ``timeout``, or a dead kernel).
+
     Raises:
+        Interrupted, KeyboardInterrupt: passed on after the kernel is shut down and the
+            partial copy and the kernel's temporary folder are removed (nothing is left in
+            ``out_dir`` from this run).
         FileNotFoundError: ``source`` does not exist.
         ValueError: parameters were given but the notebook has no cell tagged ``parameters``
             (papermill would only warn and put them at the top, where the defaults overwrite
@@ -326,7 +399,8 @@ def run_notebook(
             (:func:`check_parameters`).
     """
     import papermill as pm
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
 
     _teach_papermill_tuples()
     for name in ("papermill", "papermill.translators"):
@@ -341,39 +415,48 @@ def run_notebook(
     parameters = check_parameters(source, parameters or {})
     out_dir.mkdir(parents=True, exist_ok=True)
     # papermill writes the copy as it goes: into a temporary name, moved into place at the end.
-    fd, partial = tempfile.mkstemp(prefix=f".{source.stem}-", suffix=".ipynb", dir=out_dir)
-    os.close(fd)
+    partial = new_temporary_file(out_dir, source.stem, ".ipynb")
     metrics_file = (out_dir / f"{source.stem}.metrics.json").resolve()
     metrics_file.unlink(missing_ok=True)
-    start, error = time.perf_counter(), None
-    with (
-        _environment(METRICS_VARIABLE, str(metrics_file)),
-        tempfile.TemporaryDirectory(prefix="seglib-kernel-") as sockets,
-    ):
-        # The kernel talks over local IPC sockets in a private folder rather than TCP ports.
-        km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "k"))
-        try:
-            pm.execute_notebook(
-                str(source),
-                partial,
-                parameters=parameters,
-                cwd=str(source.parent.resolve()),
-                kernel_name="python3",
-                execution_timeout=timeout,
-                progress_bar=sys.stderr.isatty(),
-                km=km,
+    start, error, keep = time.perf_counter(), None, False
+    try:
+        with (
+            _environment(METRICS_VARIABLE, str(metrics_file)),
+            tempfile.TemporaryDirectory(prefix="seglib-kernel-") as sockets,
+        ):
+            # The kernel talks over local IPC sockets in a private folder rather than TCP
+            # ports. An AsyncKernelManager, which nbclient expects: with a blocking one its
+            # output poller holds the event loop, so neither the per-cell timeout nor the
+            # check that the kernel is alive ever runs.
+            km = AsyncKernelManager(
+                kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "k")
             )
-        except pm.PapermillExecutionError as e:
-            error = f"cell {e.exec_count}: {e.ename}: {e.evalue}"
-        except Exception as e:  # kernel died, timeout, ...
-            error = f"{type(e).__name__}: {e}"
-        finally:
-            if km.has_kernel:  # we made the manager, so we stop its kernel (papermill won't)
-                km.shutdown_kernel(now=True)
-            if os.path.getsize(partial) > 0:
-                os.replace(partial, out_dir / source.name)
-            else:
-                os.unlink(partial)
+            try:
+                pm.execute_notebook(
+                    str(source),
+                    str(partial),
+                    parameters=parameters,
+                    cwd=str(source.parent.resolve()),
+                    kernel_name="python3",
+                    execution_timeout=timeout,
+                    progress_bar=sys.stderr.isatty(),
+                    km=km,
+                )
+                keep = True
+            except pm.PapermillExecutionError as e:
+                error, keep = f"cell {e.exec_count}: {e.ename}: {e.evalue}", True
+            except Exception as e:  # kernel died, cell timeout, ...: the copy shows where
+                error, keep = _one_line_error(e, timeout), True
+            finally:  # also on Interrupted: we made the manager, so we stop its kernel
+                if km.has_kernel:
+                    run_sync(km.shutdown_kernel)(now=True)
+    finally:
+        if keep and partial.is_file() and partial.stat().st_size > 0:
+            os.replace(partial, out_dir / source.name)
+        else:  # interrupted, or nothing written: no half notebook, no metrics of half a run
+            partial.unlink(missing_ok=True)
+            if not keep:
+                metrics_file.unlink(missing_ok=True)
     seconds = time.perf_counter() - start
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
     return {
@@ -427,10 +510,11 @@ def _format_value(value) -> str:
 
 def format_summary(results: list[dict]) -> str:
     """Human-readable summary: status and wall time per notebook, then its metrics."""
-    lines = ["", "notebook                              status   wall time"]
+    width = max([len("notebook")] + [len(r["name"]) for r in results]) + 2
+    lines = ["", f"{'notebook':<{width}}{'status':<13}wall time"]
     for r in results:
-        status = "ok" if r["ok"] else "FAILED"
-        lines.append(f"{r['name']:<38}{status:<9}{r['seconds'] / 60:6.1f} min")
+        status = "interrupted" if r.get("interrupted") else "ok" if r["ok"] else "FAILED"
+        lines.append(f"{r['name']:<{width}}{status:<13}{r['seconds'] / 60:6.1f} min")
         if r["error"]:
             lines.append(f"    error: {r['error']}")
         for label, values in r["metrics"].items():
@@ -458,6 +542,11 @@ def main(argv=None) -> int:
     overrides = dict(args.parameter)
     missing = [str(nb) for nb in args.notebooks if not nb.is_file()]
     try:
+        if args.timeout is not None and args.timeout <= 0:
+            raise ValueError(
+                f"--timeout {args.timeout}: give the seconds a cell may run, a whole number "
+                "above 0 (leave it out for no limit)"
+            )
         if missing:
             raise FileNotFoundError(f"no such notebook: {', '.join(missing)}")
         check_out_dir(args.notebooks, args.out)
@@ -468,13 +557,26 @@ def main(argv=None) -> int:
         print(f"runner: {e}", file=sys.stderr)
         return 2
     absolute_path_variables()
-    results = []
+    results, stopped = [], None
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in handlers:
+        signal.signal(s, _stop_on_signal)
     try:
         for nb in args.notebooks:
             print(f"running {nb} ...", flush=True)
             start = time.perf_counter()
             try:
                 result = run_notebook(nb, args.out, args.timeout, values[nb])
+            except Interrupted as e:
+                stopped = e
+                result = {
+                    "name": nb.name,
+                    "ok": False,
+                    "interrupted": True,
+                    "seconds": time.perf_counter() - start,
+                    "error": f"interrupted by {e.name}: the run stopped here, nothing was kept",
+                    "metrics": {},
+                }
             except Exception as e:  # a broken notebook file, a full disk, ...
                 result = {
                     "name": nb.name,
@@ -484,11 +586,22 @@ def main(argv=None) -> int:
                     "metrics": {},
                 }
             write_run_record(result, args.out, values[nb])
-            status = "ok" if result["ok"] else "FAILED"
+            status = (
+                "interrupted" if result.get("interrupted") else "ok" if result["ok"] else "FAILED"
+            )
             print(f"  {status} in {result['seconds']:.0f} s", flush=True)
             results.append(result)
-    finally:  # even on Ctrl-C: the summary of those that ran
-        print(format_summary(results))
+            if stopped is not None:
+                break
+    except Interrupted as e:  # between two notebooks
+        stopped = e
+    finally:  # even when stopped: the summary of those that ran
+        print(format_summary(results), flush=True)
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+    if stopped is not None:
+        print(f"runner: stopped by {stopped.name}", file=sys.stderr)
+        return 128 + stopped.signum
     return 0 if all(r["ok"] for r in results) else 1
 
 

@@ -176,7 +176,7 @@ def test_litert_model_errors(exported, tmp_path):
     junk.write_bytes(b"not a flatbuffer at all")
     with pytest.raises(ExportError, match="junk.tflite: not a loadable LiteRT model"):
         export.LiteRTModel(junk)
-    with pytest.raises(ExportError, match="expected images"):
+    with pytest.raises(ExportError, match="expected a batch of at least one image"):
         export.litert_predict(exported["float32"], np.zeros((SIZE, SIZE, 3), np.float32))
 
 

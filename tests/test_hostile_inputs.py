@@ -16,12 +16,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import os
 import re
 import shutil
+import stat
 import struct
 import subprocess
 import sys
 import textwrap
+import time
+import zipfile
 import zlib
 from collections import Counter
 from contextlib import redirect_stderr, redirect_stdout
@@ -31,6 +35,7 @@ from types import SimpleNamespace
 
 from seglib import data, export, inference, runner
 from seglib.errors import (
+    CalibrationError,
     DataError,
     ExportError,
     ImageError,
@@ -718,6 +723,655 @@ CASES = [
 ]
 
 
+# ---------------------------------------------------------------------------
+# Round two (issue 33): bombs under the limit, links and devices, dataset leaks, contracts
+# ---------------------------------------------------------------------------
+
+
+def lying_jpeg(width=7000, height=7000) -> bytes:
+    """An 8x8 JPEG whose header (SOF0) declares ``width x height``: a few hundred bytes."""
+    content = bytearray(encode(np.full((8, 8, 3), 128, np.uint8), "JPEG"))
+    sof = content.find(b"\xff\xc0")
+    content[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(content)
+
+
+def lying_gif(width=7000, height=7000) -> bytes:
+    """A 1x1 GIF whose logical screen (canvas) declares ``width x height``."""
+    content = bytearray(encode(Image.fromarray(np.full((1, 1), 3, np.uint8)), "GIF"))
+    content[6:10] = struct.pack("<HH", width, height)
+    return bytes(content)
+
+
+def short_png(width=7000, height=7000) -> bytes:
+    """A PNG header of ``width x height`` whose image data is one compressed row."""
+    full = big_png(width, 1)
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    ihdr = b"IHDR" + header
+    chunk = struct.pack(">I", len(header)) + ihdr + struct.pack(">I", zlib.crc32(ihdr) & 0xFFFFFFFF)
+    return full[:8] + chunk + full[8 + 25 :]
+
+
+def link_loop(ctx):
+    (ctx.folder / "a.jpg").symlink_to(ctx.folder / "b.jpg")
+    (ctx.folder / "b.jpg").symlink_to(ctx.folder / "a.jpg")
+    return ctx.folder / "a.jpg"
+
+
+def dangling(ctx):
+    (ctx.folder / "gone.jpg").symlink_to(ctx.folder / "missing.jpg")
+    return ctx.folder / "gone.jpg"
+
+
+def keras_with_config(size: int, name: str = "bomb.keras"):
+    """A zip archive named ``.keras`` whose config.json unpacks to ``size`` bytes."""
+
+    def make(ctx):
+        path = ctx.folder / name
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("metadata.json", "{}")
+            archive.writestr("config.json", b"{" + b" " * (size - 2) + b"}")
+        return path
+
+    return make
+
+
+def keras_named_h5(ctx):
+    colour_model().save(ctx.folder / "m.keras")
+    (ctx.folder / "m.keras").rename(ctx.folder / "m.h5")
+    return ctx.folder / "m.h5"
+
+
+def _listed_in_both(root):
+    name = read_names(root, "test")[0]
+    with open(root / "annotations" / "trainval.txt", "a") as f:
+        f.write(f"{name} 1 1 1\n")
+
+
+def read_names(root, split):
+    return [
+        line.split()[0]
+        for line in (root / "annotations" / f"{split}.txt").read_text().splitlines()
+        if line.strip()
+    ]
+
+
+def _with_line(text):
+    def breaker(root):
+        with open(root / "annotations" / "trainval.txt", "a") as f:
+            f.write(text + "\n")
+
+    return breaker
+
+
+def _only_lines(count):
+    def breaker(root):
+        path = root / "annotations" / "trainval.txt"
+        path.write_text("\n".join(path.read_text().splitlines()[:count]) + "\n")
+
+    return breaker
+
+
+def _palette(path, value=None):
+    values = np.asarray(Image.open(path)).copy()
+    if value is not None:
+        values[0, 0] = value
+    im = Image.new("P", (values.shape[1], values.shape[0]))
+    im.putpalette([0, 0, 0, 200, 50, 50, 50, 200, 50, 50, 50, 200] + [0] * (252 * 3))
+    im.putdata(values.ravel().tolist())
+    im.save(path)
+
+
+def load_split(split, **kwargs):
+    def call(root, ctx):
+        return [np.asarray(m) for _, m in data.load(split, root, **kwargs)]
+
+    return call
+
+
+def synth_load(**kwargs):
+    return lambda a, c: data.load("train", c.synth, **kwargs)
+
+
+def save(**kwargs):
+    def call(argument, ctx):
+        return inference.save_outputs(argument, ctx.folder / "out", "p", **kwargs)
+
+    return call
+
+
+def one_hot_saved(result, argument, ctx):
+    labels = np.asarray(Image.open(result["mask"]))
+    assert labels.shape == (40, 60) and labels[0, 0] == 0 and labels[-1, -1] == 1
+
+
+def umask_modes(result, argument, ctx):
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in result.values():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path
+
+
+def one_hot(height=40, width=60):
+    labels = np.ones((height, width), np.int64)
+    labels[: height // 2, : width // 2] = 0
+    return np.eye(3, dtype=np.float32)[labels]
+
+
+def run_litert(images, ctx):
+    return export.LiteRTModel(ctx.litert)(images)
+
+
+def raises_fast(call, seconds=20.0):
+    def timed(argument, ctx):
+        start = time.perf_counter()
+        try:
+            return call(argument, ctx)
+        finally:
+            assert time.perf_counter() - start < seconds, "refused only after the work"
+
+    return timed
+
+
+def not_a_tensor_trace(result, argument, ctx):
+    assert result == []
+
+
+CASES_TWO = [
+    # --- files whose data cannot fill their declared size ------------------------------
+    Case(
+        "JPEG header 7000x7000, data for 8x8",
+        file_("lie.jpg", lying_jpeg),
+        segment,
+        ImageError,
+        r"lie\.jpg: the JPEG header declares 7000x7000 pixels, but the file holds only",
+    ),
+    Case(
+        "JPEG header 7000x7000 through load_image",
+        file_("lie2.jpg", lying_jpeg),
+        lambda a, c: inference.load_image(a),
+        ImageError,
+        r"lie2\.jpg: the JPEG header declares",
+    ),
+    Case(
+        "JPEG header 7000x7000 as bytes",
+        lambda ctx: lying_jpeg(),
+        segment,
+        ImageError,
+        r"<bytes>: the JPEG header declares",
+    ),
+    Case(
+        "GIF canvas 7000x7000, frame 1x1",
+        file_("canvas.gif", lying_gif),
+        segment,
+        ImageError,
+        r"canvas\.gif: the GIF declares a 7000x7000 canvas, but its first frame covers only 1x1",
+    ),
+    Case(
+        "PNG header 7000x7000, data for one row",
+        file_("short.png", short_png),
+        segment,
+        ImageError,
+        r"short\.png: the PNG header declares 7000x7000 pixels",
+    ),
+    Case(
+        "real 7000x7000 PNG over a chosen limit",
+        file_("real.png", lambda: big_png(7000, 7000)),
+        lambda a, c: inference.segment(a, c.model, max_pixels=10_000_000),
+        ImageError,
+        r"real\.png: 7000x7000 = 49\.0 megapixels is over the pixel limit of 10\.0",
+    ),
+    Case(
+        "small GIF whose canvas is twice its frame",
+        file_("pad.gif", lambda: lying_gif(2, 1)),
+        segment,
+        check=mask_shape(1, 2),
+    ),
+    # --- paths that are not photo files ----------------------------------------------------
+    Case("/dev/zero", lambda ctx: "/dev/zero", segment, ImageError, r"/dev/zero: is a device"),
+    Case(
+        "/proc/self/status",
+        lambda ctx: "/proc/self/status",
+        segment,
+        ImageError,
+        r"/proc/self/status: not an image",
+    ),
+    Case("symlink loop", link_loop, segment, ImageError, r"a\.jpg: a symbolic link that loops"),
+    Case(
+        "dangling symlink",
+        dangling,
+        segment,
+        ImageError,
+        r"gone\.jpg: a link to a file that does not exist",
+    ),
+    Case(
+        "symlink to a photo",
+        lambda ctx: _linked_photo(ctx),
+        segment,
+        check=mask_shape(40, 60),
+    ),
+    # --- arguments of segment and load_image ---------------------------------------------------
+    Case(
+        "max_pixels=-1",
+        lambda ctx: photo(),
+        lambda a, c: inference.segment(a, c.model, max_pixels=-1),
+        ImageError,
+        r"max_pixels=-1: give the largest number of pixels",
+    ),
+    Case(
+        "max_pixels='big'",
+        lambda ctx: photo(),
+        lambda a, c: inference.load_image(a, max_pixels="big"),
+        ImageError,
+        r"max_pixels='big': ",
+    ),
+    Case(
+        "max_pixels=True",
+        lambda ctx: photo(),
+        lambda a, c: inference.load_image(a, max_pixels=True),
+        ImageError,
+        r"max_pixels=True: ",
+    ),
+    Case(
+        "max_pixels=None on a small photo",
+        lambda ctx: photo(),
+        lambda a, c: inference.segment(a, c.model, max_pixels=None),
+        check=mask_shape(40, 60),
+    ),
+    Case(
+        "TTA scale 1e6",
+        lambda ctx: (1e6,),
+        lambda a, c: inference.TTA(scales=a),
+        CalibrationError,
+        r"TTA scales must be at most 4",
+    ),
+    Case(
+        "TTA scale 0",
+        lambda ctx: (0.0, 1.0),
+        lambda a, c: inference.TTA(scales=a),
+        CalibrationError,
+        r"finite numbers above 0",
+    ),
+    Case(
+        "TTA scale NaN",
+        lambda ctx: (float("nan"),),
+        lambda a, c: inference.TTA(scales=a),
+        CalibrationError,
+        r"finite numbers above 0",
+    ),
+    Case(
+        "TTA scale 4 on a photo",
+        lambda ctx: photo(),
+        lambda a, c: inference.segment(a, c.model, tta=inference.TTA(scales=(4.0,), flip=False)),
+        check=mask_shape(40, 60),
+    ),
+    Case(
+        "tta='yes'",
+        lambda ctx: photo(),
+        lambda a, c: inference.segment(a, c.model, tta="yes"),
+        CalibrationError,
+        r"tta must be True",
+    ),
+    Case(
+        "temperature=-1",
+        lambda ctx: photo(),
+        lambda a, c: inference.segment(a, c.model, temperature=-1),
+        CalibrationError,
+        r"temperature must be a finite number above 0",
+    ),
+    Case(
+        "0x0 array",
+        lambda ctx: np.zeros((0, 0, 3), np.uint8),
+        segment,
+        ImageError,
+        r"<array>: the image has no pixels \(0x0\)",
+    ),
+    Case(
+        "5-D array",
+        lambda ctx: np.zeros((1, 1, 8, 8, 3), np.uint8),
+        segment,
+        ImageError,
+        r"<array>: expected an image array",
+    ),
+    Case(
+        "int64 array with 300",
+        lambda ctx: np.full((8, 8, 3), 300, np.int64),
+        segment,
+        ImageError,
+        r"<array>: an integer image must hold values in 0\.\.255",
+    ),
+    Case(
+        "complex array",
+        lambda ctx: np.zeros((8, 8, 3), np.complex64),
+        segment,
+        ImageError,
+        r"unsupported array dtype complex64",
+    ),
+    Case(
+        "float64 photo in 0..255",
+        lambda ctx: photo().astype(np.float64),
+        segment,
+        ImageError,
+        r"<array>: a float image must hold values in \[0, 1\]",
+    ),
+    Case("bool array", lambda ctx: np.eye(8, dtype=bool), segment, check=mask_shape(8, 8)),
+    Case(
+        "uint16 array",
+        lambda ctx: photo().astype(np.uint16) * 257,
+        segment,
+        check=mask_shape(40, 60),
+    ),
+    Case("None as a photo", lambda ctx: None, segment, ImageError, r"expected a file path"),
+    Case("a dict as a photo", lambda ctx: {"a": 1}, segment, ImageError, r"got dict"),
+    # --- model files ------------------------------------------------------------------------------
+    Case(
+        ".keras whose config.json unpacks to 40 MB",
+        keras_with_config(40 * 1024 * 1024),
+        raises_fast(lambda a, c: inference.load_model(a)),
+        ModelError,
+        r"bomb\.keras: its config\.json unpacks to more than 32 MiB",
+    ),
+    Case(
+        ".keras renamed .h5",
+        keras_named_h5,
+        lambda a, c: inference.load_model(a),
+        ModelError,
+        r"m\.h5: this is a Keras 3 model archive .*rename it to m\.keras",
+    ),
+    Case(
+        "zip without a model",
+        keras_with_config(100, "empty.keras"),
+        lambda a, c: inference.load_model(a),
+        ModelError,
+        r"empty\.keras: not a loadable Keras model",
+    ),
+    # --- datasets that leak or escape ------------------------------------------------------
+    Case(
+        "name in both trainval and test",
+        pets(_listed_in_both),
+        load_all,
+        DataError,
+        r"is listed in both trainval\.txt \(line \d+\) and test\.txt \(line \d+\)",
+    ),
+    Case(
+        "list line ../secret/x",
+        pets(_with_line("../secret/x 1 1 1")),
+        load_all,
+        DataError,
+        r"trainval\.txt, line \d+: '\.\./secret/x' is not a photo name",
+    ),
+    Case(
+        "list line sub/x",
+        pets(_with_line("sub/x 1 1 1")),
+        load_all,
+        DataError,
+        r"'sub/x' is not a photo name",
+    ),
+    Case(
+        "list line with a backslash",
+        pets(_with_line("sub\\x 1 1 1")),
+        load_all,
+        DataError,
+        r"is not a photo name",
+    ),
+    Case(
+        "list line .hidden",
+        pets(_with_line(".hidden 1 1 1")),
+        load_all,
+        DataError,
+        r"'\.hidden' is not a photo name",
+    ),
+    Case(
+        "limit=-1",
+        lambda ctx: -1,
+        lambda a, c: data.load("train", c.synth, limit=a),
+        DataError,
+        r"limit=-1: give the number of photos",
+    ),
+    Case(
+        "limit='5'",
+        lambda ctx: "5",
+        lambda a, c: data.load("train", c.synth, limit=a),
+        DataError,
+        r"limit='5': ",
+    ),
+    Case(
+        "limit=2.5",
+        lambda ctx: 2.5,
+        lambda a, c: data.load("train", c.synth, limit=a),
+        DataError,
+        r"limit=2\.5: ",
+    ),
+    Case(
+        "limit=True",
+        lambda ctx: True,
+        lambda a, c: data.load("train", c.synth, limit=a),
+        DataError,
+        r"limit=True: ",
+    ),
+    Case(
+        "limit=0",
+        lambda ctx: 0,
+        lambda a, c: data.load("test", c.synth, limit=a),
+        DataError,
+        r"the test split is empty: limit=0 keeps no photo",
+    ),
+    Case(
+        "IndexedSplit limit=-3",
+        lambda ctx: -3,
+        lambda a, c: data.IndexedSplit("test", c.synth, limit=a),
+        DataError,
+        r"limit=-3: ",
+    ),
+    Case(
+        "limit=5 keeps five",
+        lambda ctx: 5,
+        lambda a, c: len(list(data.load("train", c.synth, limit=a))),
+        check=lambda r, a, c: r == 5 or pytest.fail(f"{r} pairs"),
+    ),
+    Case(
+        "trainval too small for a validation photo",
+        pets(_only_lines(2)),
+        load_split("validation"),
+        DataError,
+        r"the validation split is empty: no trainval photo falls in the validation carve",
+    ),
+    Case(
+        "palette trimap holding 1..3",
+        pets(lambda r: _palette(trimap(r))),
+        load_all,
+        check=pairs_are_trimaps,
+    ),
+    Case(
+        "palette trimap holding 7",
+        pets(lambda r: _palette(trimap(r), 7)),
+        load_all,
+        DataError,
+        r"Synthcat_1\.png: trimap values must be .*found 7",
+    ),
+    # --- saving results -------------------------------------------------------------------------
+    Case("one-hot mask", lambda ctx: photo(), save(mask=one_hot()), check=one_hot_saved),
+    Case(
+        "float64 photo in 0..255 to save_outputs",
+        lambda ctx: photo().astype(np.float64),
+        save(mask=np.zeros((40, 60), np.uint8)),
+        ImageError,
+        r"image: a float image must hold values in \[0, 1\]",
+    ),
+    Case(
+        "classes=(1.5,)",
+        lambda ctx: photo(),
+        save(mask=np.zeros((40, 60), np.uint8), classes=(1.5,)),
+        ImageError,
+        r"classes: 1\.5 is not a class",
+    ),
+    Case(
+        "classes=()",
+        lambda ctx: photo(),
+        save(mask=np.zeros((40, 60), np.uint8), classes=()),
+        ImageError,
+        r"classes is empty",
+    ),
+    Case(
+        "classes=(True,)",
+        lambda ctx: photo(),
+        save(mask=np.zeros((40, 60), np.uint8), classes=(True,)),
+        ImageError,
+        r"classes: True is not a class",
+    ),
+    Case(
+        "0x0 photo to save_outputs",
+        lambda ctx: np.zeros((0, 0, 3), np.uint8),
+        save(mask=np.zeros((0, 0), np.uint8)),
+        ImageError,
+        r"image: the image has no pixels",
+    ),
+    Case(
+        "mask of another photo",
+        lambda ctx: photo(),
+        save(mask=np.zeros((30, 60), np.uint8)),
+        ImageError,
+        r"mask: it is 60x30 but the photo is 60x40",
+    ),
+    Case(
+        "mask [H, W, 2]",
+        lambda ctx: photo(),
+        save(mask=np.zeros((40, 60, 2), np.uint8)),
+        ImageError,
+        r"mask: expected labels \[H, W\]",
+    ),
+    Case(
+        "mask of NaN",
+        lambda ctx: photo(),
+        save(mask=np.full((40, 60), np.nan)),
+        ImageError,
+        r"mask: labels must be 0",
+    ),
+    Case(
+        "saved PNGs get the umask's permissions",
+        lambda ctx: photo(),
+        save(mask=np.zeros((40, 60), np.uint8)),
+        check=umask_modes,
+    ),
+    Case(
+        "remove_background with a one-hot mask",
+        lambda ctx: photo(),
+        lambda a, c: inference.remove_background(a, one_hot()),
+        check=lambda r, a, c: (
+            r.shape == (40, 60, 4) and (r[:20, :30, 3] == 255).all() or pytest.fail("wrong cut-out")
+        ),
+    ),
+    Case(
+        "uploaded_files({'a.jpg': 5})",
+        lambda ctx: {"a.jpg": 5},
+        lambda a, c: inference.uploaded_files(a),
+        ImageError,
+        r"uploaded files: expected a FileUpload widget's \.value",
+    ),
+    Case(
+        "uploaded_files([{'name': 'x'}])",
+        lambda ctx: [{"name": "x"}],
+        lambda a, c: inference.uploaded_files(a),
+        ImageError,
+        r"uploaded files: .*got list",
+    ),
+    Case(
+        "uploaded_files('text')",
+        lambda ctx: "text",
+        lambda a, c: inference.uploaded_files(a),
+        ImageError,
+        r"uploaded files: .*got str",
+    ),
+    Case(
+        "uploaded_files(None)",
+        lambda ctx: None,
+        lambda a, c: inference.uploaded_files(a),
+        check=not_a_tensor_trace,
+    ),
+    # --- export --------------------------------------------------------------------------------------
+    Case(
+        "LiteRT given uint8 0..255",
+        lambda ctx: (np.ones((1, 32, 32, 3)) * 200).astype(np.uint8),
+        run_litert,
+        ExportError,
+        r"m\.tflite: images must be float32 in \[0, 1\] .*got dtype uint8",
+    ),
+    Case(
+        "LiteRT given float 0..255",
+        lambda ctx: np.full((1, 32, 32, 3), 200.0, np.float32),
+        run_litert,
+        ExportError,
+        r"images must hold values in \[0, 1\], got 200\.\.200",
+    ),
+    Case(
+        "LiteRT batch of 0",
+        lambda ctx: np.zeros((0, 32, 32, 3), np.float32),
+        run_litert,
+        ExportError,
+        r"expected a batch of at least one image",
+    ),
+    Case(
+        "LiteRT given RGBA",
+        lambda ctx: np.zeros((1, 32, 32, 4), np.float32),
+        run_litert,
+        ExportError,
+        r"got shape \(1, 32, 32, 4\)",
+    ),
+    Case(
+        "to_litert under a file",
+        file_("afile", b"mine"),
+        raises_fast(lambda a, c: export.to_litert(c.model, a / "m.tflite"), 5.0),
+        ExportError,
+        r"afile/m\.tflite: cannot be created: .*afile is a file, not a folder",
+    ),
+    Case(
+        "save_serving_model under a file",
+        file_("bfile", b"mine"),
+        raises_fast(lambda a, c: export.save_serving_model(c.model, a / "serving"), 5.0),
+        ExportError,
+        r"bfile/serving: cannot be created",
+    ),
+    # --- runner -------------------------------------------------------------------------------------
+    Case(
+        "runner: a 5000-digit value",
+        nb_,
+        lambda a, c: run_cli(a, "--out", c.folder / "b", "-p", "EPOCHS=" + "9" * 5000),
+        runner.ParameterError,
+        r"-p EPOCHS=9{60}\.\.\. \(5,000 characters\): the value is 5,000 characters long",
+    ),
+    Case(
+        "runner: a 2000-character string",
+        nb_,
+        lambda a, c: run_cli(a, "--out", c.folder / "b", "-p", "SOURCE=" + "x" * 2000),
+        runner.ParameterError,
+        r"the value is 2,000 characters long",
+    ),
+    Case(
+        "runner: --timeout 0",
+        nb_,
+        lambda a, c: run_cli(a, "--out", c.folder / "b", "--timeout", "0"),
+        Refused,
+        r"--timeout 0: give the seconds a cell may run",
+    ),
+    Case(
+        "runner: --timeout -5",
+        nb_,
+        lambda a, c: run_cli(a, "--out", c.folder / "b", "--timeout", "-5"),
+        Refused,
+        r"--timeout -5: ",
+    ),
+]
+
+
+def _linked_photo(ctx):
+    (ctx.folder / "real.png").write_bytes(encode(photo()))
+    (ctx.folder / "link.png").symlink_to(ctx.folder / "real.png")
+    return ctx.folder / "link.png"
+
+
+CASES = CASES + CASES_TWO
+
+
 def _truncated_keras(ctx):
     path = ctx.folder / "full.keras"
     colour_model().save(path)
@@ -768,7 +1422,7 @@ def test_hostile_input(case, ctx, capfd):
 
 
 def test_corpus_size():
-    assert len(CASES) >= 40
+    assert len(CASES) >= 120
     assert len({c.id for c in CASES}) == len(CASES)
 
 
@@ -797,6 +1451,7 @@ def _photos() -> dict:
         "empty": b"",
         "text": b"just some words, not a photo" * 4,
         "html": b"<!doctype html><title>404</title>" * 4,
+        "text starting with BM": b"BMW is a car, not a photo, and this is text. " * 4,
         "random bytes": np.random.default_rng(5).integers(0, 256, 999, np.uint8).tobytes(),
         "truncated jpeg": encode(base, "JPEG")[:700],
         "truncated jpeg (header only)": encode(base, "JPEG")[:200],

@@ -464,7 +464,7 @@ def test_remove_background_keeps_chosen_classes():
     np.testing.assert_array_equal(float_cut, tight)
     with pytest.raises(ValueError, match="unknown class"):
         inference.remove_background(image, mask, classes=("cat",))
-    with pytest.raises(ValueError, match="mask is"):
+    with pytest.raises(ValueError, match="mask: it is 45x5 but the photo is 45x30"):
         inference.remove_background(image, mask[:5])
 
 
@@ -528,3 +528,20 @@ def test_show_result_draws_three_panels(model):
         "mask overlay",
         "cut-out (pet)",
     ]
+
+
+@pytest.mark.parametrize("tta", [None, "tta"])
+def test_large_photos_are_resized_in_strips_with_the_same_result(monkeypatch, tta):
+    """Above predict.STRIP_PIXELS the logits are resized a strip of rows at a time (less
+    memory): the probabilities must equal those of the one-piece resize."""
+    model = models.unet((32, 32, 3), depth=2, base_filters=4)
+    image = np.random.default_rng(3).integers(0, 256, (301, 457, 3), np.uint8)
+    option = inference.TTA((0.75, 1.0), flip=True) if tta else None
+    whole = inference.segment(image, model, tta=option, temperature=1.3)
+    monkeypatch.setattr(predict, "STRIP_PIXELS", 1000)
+    monkeypatch.setattr(predict, "_STRIP_SIZE", 5000)  # strips of 10 rows
+    strips = inference.segment(image, model, tta=option, temperature=1.3)
+    np.testing.assert_allclose(strips.probabilities, whole.probabilities, atol=2e-5)
+    assert (strips.mask == whole.mask).mean() > 0.999
+    assert strips.probabilities.dtype == np.float32
+    np.testing.assert_allclose(strips.probabilities.sum(-1), 1.0, atol=1e-5)

@@ -15,6 +15,9 @@ from seglib.data.layout import (
     _check_breeds,
     _limit_rows,
     _select,
+    check_disjoint,
+    check_limit,
+    check_not_empty,
     is_validation,
     read_split_file,
 )
@@ -74,7 +77,8 @@ def scan_directory(
         ``GIF`` for ``Abyssinian_34.jpg``) and ``image_mode`` (PIL mode, e.g. ``RGBA``).
 
     Raises:
-        DataError: the directory or a split list is missing, a name is listed twice, or
+        DataError: the directory or a split list is missing, a name is listed twice or
+            in both trainval and test, or a list line is a path rather than a name, or
             an image or mask is missing, empty, unreadable, of a format the pipeline
             cannot decode, truncated or corrupt, not a single-channel PNG (mask), holds
             values other than 1..3 (mask) or is of a different size than its image. The
@@ -88,8 +92,11 @@ def scan_directory(
             "Oxford-IIIT Pet release layout, to 'tfds', or to 'synthetic'."
         )
     frames = []
+    listings = {split: read_split_file(root, split) for split in splits}
+    if "trainval" in listings and "test" in listings:
+        check_disjoint(root, listings["trainval"], listings["test"])
     for split in splits:
-        listing = read_split_file(root, split)
+        listing = listings[split]
         listed_in = root / "annotations" / f"{split}.txt"
         records = []
         for name in listing["name"]:
@@ -110,8 +117,8 @@ def scan_directory(
                 )
             if mmode not in TRIMAP_MODES:
                 raise DataError(
-                    f"{mask_path}: trimap must be a single-channel PNG (8 or 16 bits) holding "
-                    f"1, 2, 3; found PIL mode {mmode!r}"
+                    f"{mask_path}: trimap must be a single-channel PNG (8 or 16 bits, or a palette PNG) "
+                    f"holding 1, 2, 3; found PIL mode {mmode!r}"
                 )
             if (w, h) != (mw, mh):
                 raise DataError(
@@ -168,8 +175,11 @@ def load_directory(
         in a fixed order.
 
     Raises:
-        DataError: see :func:`scan_directory`.
+        DataError: see :func:`scan_directory`; a ``limit`` that is not a whole number 0 or
+            more; a split left empty (by ``limit=0``, ``breeds``, or a validation carve
+            that holds no photo), naming what emptied it.
     """
+    limit = check_limit(limit)
     breeds = _check_breeds(breeds)
     rows = _select(scan_directory(root, validation_fraction=validation_fraction), split)
     if breeds is not None:
@@ -181,6 +191,7 @@ def load_directory(
             )
         rows = rows[rows["breed"].isin(breeds)]
     rows = _limit_rows(rows, limit)
+    check_not_empty(len(rows), root, split, limit, breeds)
     paths = tf.data.Dataset.from_tensor_slices(
         (rows["image_path"].tolist(), rows["mask_path"].tolist())
     )

@@ -46,13 +46,15 @@ def read_split_file(root: str | os.PathLike, split: str) -> pd.DataFrame:
 
     Returns:
         DataFrame with columns ``name`` (str, e.g. ``"Abyssinian_100"``), ``class_id``
-        (1..37), ``species`` (``"cat"`` or ``"dog"``) and ``breed`` (str), in file order.
+        (1..37), ``species`` (``"cat"`` or ``"dog"``), ``breed`` (str) and ``line`` (the
+        line number in the file, from 1), in file order.
 
     A UTF-8 byte-order mark is ignored; blank lines and ``#`` comments are skipped.
 
     Raises:
-        DataError: the file is missing or not UTF-8, a line is malformed, or a name is
-            listed twice (names file and line).
+        DataError: the file is missing or not UTF-8, a line is malformed, a name holds a
+            path separator, ``..`` or a leading dot, or a name is listed twice (names file
+            and line).
     """
     path = Path(root) / "annotations" / f"{split}.txt"
     if not path.is_file():
@@ -76,6 +78,12 @@ def read_split_file(root: str | os.PathLike, split: str) -> pd.DataFrame:
                 f"{path}, line {number}: expected 'NAME CLASS-ID SPECIES BREED-ID', got {line!r}"
             )
         name, class_id, species = parts[0], int(parts[1]), int(parts[2])
+        if "/" in name or "\\" in name or ".." in name or name.startswith("."):
+            raise DataError(
+                f"{path}, line {number}: {name!r} is not a photo name: a list names photos "
+                "in images/ by their bare name (like Abyssinian_100), without folders, "
+                "'..' or a leading dot, so that no file outside the dataset is read"
+            )
         if name in seen:
             raise DataError(
                 f"{path}, line {number}: {name} is listed twice (first on line {seen[name]}); "
@@ -88,6 +96,7 @@ def read_split_file(root: str | os.PathLike, split: str) -> pd.DataFrame:
                 "class_id": class_id,
                 "species": "cat" if species == 1 else "dog",
                 "breed": name.rsplit("_", 1)[0],
+                "line": number,
             }
         )
     if not rows:
@@ -123,8 +132,64 @@ def _select(table: pd.DataFrame, split: str) -> pd.DataFrame:
     return table[table["split"] == split]
 
 
+def check_limit(limit) -> int | None:
+    """``limit`` checked: None (every photo) or a whole number of photos, 0 or more.
+
+    Raises:
+        DataError: anything else (a string, a float, a bool, a negative number).
+    """
+    if limit is None:
+        return None
+    if isinstance(limit, (int, np.integer)) and not isinstance(limit, bool) and limit >= 0:
+        return int(limit)
+    raise DataError(
+        f"limit={limit!r}: give the number of photos to keep, a whole number 0 or more "
+        "(e.g. limit=24), or None for every photo of the split"
+    )
+
+
+def check_not_empty(count: int, where, split: str, limit, breeds=None) -> None:
+    """Refuse an empty split with what emptied it (``where`` names the source)."""
+    if count > 0:
+        return
+    if limit == 0:
+        why = "limit=0 keeps no photo; give limit=None for all, or a number above 0"
+    elif breeds:
+        why = f"no photo of the breeds {list(breeds)} is in it"
+    elif split == "validation":
+        why = (
+            "no trainval photo falls in the validation carve (too few photos listed in "
+            "trainval.txt for the validation fraction); list more photos, or raise "
+            "validation_fraction"
+        )
+    else:
+        why = f"its list holds no photo for the {split} split"
+    raise DataError(f"{where}: the {split} split is empty: {why}")
+
+
+def check_disjoint(root, trainval: pd.DataFrame, test: pd.DataFrame) -> None:
+    """Refuse a photo listed in both ``trainval.txt`` and ``test.txt``: it would be trained
+    on and then scored as if unseen (a leak that inflates every test figure).
+
+    Raises:
+        DataError: names the photo and its line in each list.
+    """
+    both = trainval.merge(test, on="name", suffixes=("_trainval", "_test"))
+    if both.empty:
+        return
+    first = both.iloc[0]
+    folder = Path(root) / "annotations"
+    raise DataError(
+        f"{folder}: {first['name']} is listed in both trainval.txt (line "
+        f"{first['line_trainval']}) and test.txt (line {first['line_test']}) "
+        f"({len(both)} photo(s) in both): it would be trained on and tested on. Each photo "
+        "belongs to one list; remove it from one of them."
+    )
+
+
 def _limit_rows(rows: pd.DataFrame, limit: int | None) -> pd.DataFrame:
     """Keep ``limit`` rows, drawn evenly across breeds in a fixed order."""
+    limit = check_limit(limit)
     if limit is None or limit >= len(rows):
         return rows
     order = np.random.default_rng(0).permutation(len(rows))

@@ -12,7 +12,15 @@ from pathlib import Path
 from seglib.config import data_source
 from seglib.data.archive import oxford_dataset_dir
 from seglib.data.folder import load_directory, scan_directory
-from seglib.data.layout import SPLITS, VALIDATION_FRACTION, _limit_rows, _select, is_validation
+from seglib.data.layout import (
+    SPLITS,
+    VALIDATION_FRACTION,
+    _limit_rows,
+    _select,
+    check_limit,
+    check_not_empty,
+    is_validation,
+)
 from seglib.data.synthetic import synthetic_dataset_dir
 from seglib.data.tfds_source import _tfds_names, import_tfds, load_tfds, tfds_builder
 from seglib.data.verify import _decode_pair
@@ -48,10 +56,13 @@ def load(
         trimap values 1 pet, 2 background, 3 border, at original resolution.
 
     Raises:
-        DataError: the source is missing or broken (the message names the file), or a
-            breed in ``breeds`` is unknown (TFDS) or has no photo in the split (directory).
+        DataError: the source is missing or broken (the message names the file), a
+            breed in ``breeds`` is unknown (TFDS) or has no photo in the split (directory),
+            ``limit`` is not a whole number 0 or more, or the split is empty (the message
+            says what emptied it).
         ValueError: ``breeds`` is a bare string or empty.
     """
+    limit = check_limit(limit)
     source = str(source) if source is not None else data_source()
     if source == "tfds":
         return load_tfds(split, validation_fraction, limit, breeds=breeds)
@@ -102,7 +113,7 @@ class IndexedSplit:
         self.split = split
         self.source = str(source) if source is not None else data_source()
         self.validation_fraction = validation_fraction
-        self.limit = limit
+        self.limit = check_limit(limit)
         self._rows = None
         if self.source == "tfds":
             self._size = count(load_tfds(split, validation_fraction, limit))
@@ -110,6 +121,7 @@ class IndexedSplit:
             root = resolve_directory(self.source)
             table = scan_directory(root, validation_fraction=validation_fraction)
             self._rows = _limit_rows(_select(table, split), limit)
+            check_not_empty(len(self._rows), root, split, limit)
             self._size = len(self._rows)
 
     def __len__(self) -> int:

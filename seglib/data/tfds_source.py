@@ -10,7 +10,14 @@ from __future__ import annotations
 import os
 import re
 
-from seglib.data.layout import _HASH_BUCKETS, SPLITS, VALIDATION_FRACTION, _check_breeds
+from seglib.data.layout import (
+    _HASH_BUCKETS,
+    SPLITS,
+    VALIDATION_FRACTION,
+    _check_breeds,
+    check_limit,
+    check_not_empty,
+)
 from seglib.data.network import _unreachable
 from seglib.errors import DataError
 
@@ -253,10 +260,13 @@ def load_tfds(
         DataError: TFDS could not download or prepare the dataset (offline, say: raised
             within :data:`~seglib.data.TFDS_PROBE_TIMEOUT` seconds); the message says how to use a local
             directory or the synthetic source instead. Also: a name in ``breeds`` is not
-            one of the dataset's 37 breeds (the message lists them).
+            one of the dataset's 37 breeds (the message lists them); a ``limit`` that is not
+            a whole number 0 or more, or ``limit=0``.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    limit = check_limit(limit)
+    check_not_empty(1 if limit != 0 else 0, "oxford_iiit_pet (TFDS)", split, limit)
     builder = tfds_builder(data_dir)
     breeds = _check_breeds(breeds)
     if breeds is not None:  # a misspelt breed would otherwise give an empty split, silently

@@ -8,6 +8,7 @@ A folder's pairs are verified once before training (``SEGLIB_VERIFY_DATA=0`` swi
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
@@ -21,8 +22,9 @@ from PIL import Image
 
 #: Image formats the pipeline's decoder (``tf.io.decode_image``) reads.
 DECODABLE_FORMATS = ("JPEG", "PNG", "GIF", "BMP")
-#: Trimap modes: 8-bit grayscale, or 16-bit grayscale (read as 16 bits, values 1..3 kept).
-TRIMAP_MODES = ("L", "I;16", "I;16B", "I;16L", "I")
+#: Trimap modes: 8-bit grayscale, 16-bit grayscale (read as 16 bits, values 1..3 kept), or a
+#: palette image (read by its indices, which are the labels).
+TRIMAP_MODES = ("L", "I;16", "I;16B", "I;16L", "I", "P")
 #: Environment variable that switches the full decode of :func:`~seglib.data.scan_directory` off.
 VERIFY_VARIABLE = "SEGLIB_VERIFY_DATA"
 
@@ -116,20 +118,37 @@ def _verify_all(pairs: list[tuple[str, str]]) -> None:
         raise DataError(f"{errors[0]}{more}")
 
 
+def _palette_indices(content) -> np.ndarray:
+    """A palette PNG's pixel values (the palette indices), uint8 ``[H, W, 1]``."""
+    with Image.open(io.BytesIO(content.numpy())) as im:
+        return np.asarray(im, dtype=np.uint8)[..., None]
+
+
 def _decode_trimap(content):
     """PNG bytes -> uint8 ``[H, W, 1]``; a 16-bit PNG is read as 16 bits (1..3 stay 1..3).
 
     ``decode_png(dtype=uint8)`` would scale 16-bit values by 255/65535, turning 1..3 into 0.
     The bit depth is byte 24 of a PNG (in the IHDR chunk); values over 255 become 255.
+    A palette PNG (colour type 3, byte 25; what some editors save a label image as) is read
+    by its palette indices, the labels, through Pillow: ``decode_png`` would turn the
+    indices into the grey levels of their palette colours.
     """
     sixteen_bits = tf.equal(tf.strings.substr(content, 24, 1), b"\x10")
+    palette = tf.equal(tf.strings.substr(content, 25, 1), b"\x03")
 
     def wide():
         values = tf.io.decode_png(content, channels=1, dtype=tf.uint16)
         return tf.cast(tf.minimum(values, 255), tf.uint8)
 
-    mask = tf.cond(
-        sixteen_bits, wide, lambda: tf.io.decode_png(content, channels=1, dtype=tf.uint8)
+    def indices():
+        values = tf.py_function(_palette_indices, [content], tf.uint8)
+        values.set_shape([None, None, 1])
+        return values
+
+    mask = tf.case(
+        [(palette, indices), (sixteen_bits, wide)],
+        default=lambda: tf.io.decode_png(content, channels=1, dtype=tf.uint8),
+        exclusive=False,
     )
     mask.set_shape([None, None, 1])
     return mask
