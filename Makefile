@@ -55,7 +55,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests --ignore=tests/browser
 
 nbval: $(STAMP)
-	cd notebooks && SEGLIB_SMOKE=1 ../$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider $(notdir $(NOTEBOOKS))
+	cd notebooks && SEGLIB_SMOKE=1 SEGLIB_PROGRESS=0 ../$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider $(notdir $(NOTEBOOKS))
 
 test-browser: $(STAMP)
 	SEGLIB_SMOKE=1 $(BIN)/python -m pytest tests/browser -p no:cacheprovider

@@ -13,9 +13,10 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+from seglib.config import progress
 from seglib.data import CLASS_NAMES, NUM_CLASSES
 from seglib.errors import CalibrationError
-from seglib.metrics import Difference
+from seglib.metrics import Difference, _length
 from seglib.predict import check_temperature, predict_photos
 
 import numpy as np
@@ -517,7 +518,8 @@ def fit_temperature(
 
 def _photo_logits_and_truth(model, pairs, image_size, antialias, num_classes):
     """Yield each photo's full-resolution logits ``[H, W, C]`` and true labels ``[H, W]``."""
-    for trimap, logits in predict_photos(model, pairs, image_size, antialias, None, 16):
+    predicted = predict_photos(model, pairs, image_size, antialias, None, 16)
+    for trimap, logits in progress(predicted, total=_length(pairs), desc="calibration"):
         truth = (trimap[..., 0] if trimap.ndim == 3 else trimap).astype(np.int64) - 1
         if truth.min() < 0 or truth.max() >= num_classes:
             raise ValueError(f"trimap values must be 1..{num_classes}, got {np.unique(trimap)}")

@@ -60,6 +60,35 @@ def data_source() -> str:
     return os.environ.get("SEGLIB_DATA", "").strip() or "tfds"
 
 
+def data_subset() -> str:
+    """Return ``SEGLIB_SUBSET``: ``lab`` (unset or empty: the course's 3-breed lab set) or
+    ``all`` (every breed), lower-cased; :func:`seglib.data.load` checks the value."""
+    return os.environ.get("SEGLIB_SUBSET", "").strip().lower() or "lab"
+
+
+#: Environment variable that switches progress bars off (``0``): ``make run`` and
+#: ``make nbval`` set it, so executed notebooks and the site keep no repainted bars.
+PROGRESS_VARIABLE = "SEGLIB_PROGRESS"
+
+
+def progress_enabled() -> bool:
+    """False when ``SEGLIB_PROGRESS`` is ``0``, ``false``, ``no`` or ``off``; else True."""
+    value = os.environ.get(PROGRESS_VARIABLE)
+    return value is None or value.strip().lower() not in _FALSE_WORDS - {""}
+
+
+def progress(iterable=None, total: int | None = None, desc: str = "", unit: str = "photo"):
+    """A progress bar with the time left over ``iterable`` (``tqdm.auto``: a widget in
+    JupyterLab and in Colab's ipywidgets 7, text in a terminal), or the iterable unchanged
+    when :func:`progress_enabled` is False. The bar disappears when the loop ends
+    (``leave=False``), so a finished cell shows its results, not a bar."""
+    if not progress_enabled():
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit=unit, leave=False, mininterval=1.0)
+
+
 def encoder_weights_override() -> str | None:
     """Return ``SEGLIB_ENCODER_WEIGHTS`` as set (files or folders separated by ``os.pathsep``;
     :func:`seglib.models.encoder_weights_file` picks each encoder's file), or None when it is

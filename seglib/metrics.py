@@ -30,6 +30,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from seglib.config import progress
 from seglib.data import CLASS_NAMES, NUM_CLASSES
 from seglib.predict import predict_logits, predict_photos
 
@@ -252,6 +253,20 @@ def confusion_ignoring_border(truth, scores, border: int = BORDER) -> np.ndarray
     return confusion_matrix(truth[keep], predicted[keep], num_classes=2)
 
 
+def _length(pairs) -> int | None:
+    """How many pairs an iterable holds, when it says so (a list, an IndexedSplit, a
+    tf.data.Dataset of known cardinality); None otherwise."""
+    try:
+        return len(pairs)
+    except TypeError:
+        pass
+    cardinality = getattr(pairs, "cardinality", None)
+    if cardinality is not None:
+        n = int(cardinality())
+        return n if n >= 0 else None
+    return None
+
+
 def evaluate_photos(
     model,
     pairs,
@@ -312,7 +327,9 @@ def evaluate_photos(
     names = TWO_CLASS_NAMES if ignore_border else tuple(class_names[:num_classes])
     confusion = np.zeros((len(names), len(names)), dtype=np.int64)
     rows = []
-    for trimap, scores in predict_photos(model, pairs, image_size, antialias, tta, batch_size):
+    predicted = predict_photos(model, pairs, image_size, antialias, tta, batch_size)
+    desc = "scoring with TTA" if tta is not None else "scoring"
+    for trimap, scores in progress(predicted, total=_length(pairs), desc=desc):
         truth = trimap[..., 0].astype(np.int64) - 1
         if truth.min() < 0 or truth.max() >= num_classes:
             raise ValueError(f"trimap values must be 1..{num_classes}, got {np.unique(trimap)}")

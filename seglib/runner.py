@@ -41,6 +41,8 @@ from seglib.errors import SeglibError
 from seglib.files import new_temporary_file
 
 METRICS_VARIABLE = "SEGLIB_METRICS_FILE"
+#: seglib.config.PROGRESS_VARIABLE (not imported: the runner does not start TensorFlow).
+PROGRESS_VARIABLE = "SEGLIB_PROGRESS"
 
 
 def parse_parameter(text: str) -> tuple[str, str]:
@@ -422,6 +424,7 @@ def run_notebook(
     try:
         with (
             _environment(METRICS_VARIABLE, str(metrics_file)),
+            _environment(PROGRESS_VARIABLE, "0"),  # no repainted bars in the executed copy
             tempfile.TemporaryDirectory(prefix="seglib-kernel-") as sockets,
         ):
             # The kernel talks over local IPC sockets in a private folder rather than TCP

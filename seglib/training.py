@@ -190,8 +190,123 @@ def seconds_per_step(model: keras.Model, batches, steps: int = 8, warmup: int = 
     return (time.perf_counter() - start) / steps
 
 
+def minutes(seconds: float) -> str:
+    """``"about 12 min"``, ``"under a minute"`` or ``"about 1.5 h"`` for a duration in seconds."""
+    if seconds < 60:
+        return "under a minute"
+    if seconds < 90 * 60:
+        return f"about {seconds / 60:.0f} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+def time_left(epochs_done: int, epochs_left: int, seconds_so_far: float) -> str:
+    """``"about 7 min left"``: ``epochs_left`` more epochs at the mean time of the
+    ``epochs_done`` run so far in this ``fit``; ``""`` when none is left or none has run."""
+    if epochs_left <= 0 or epochs_done <= 0:
+        return ""
+    return f"{minutes(seconds_so_far / epochs_done * epochs_left)} left"
+
+
+class EpochClock:
+    """Counts the epochs one ``fit`` runs (it may start at ``initial_epoch`` or resume from a
+    backup) and the seconds since its first epoch began."""
+
+    def __init__(self):
+        self.first = None
+        self.begun = 0.0
+
+    def start(self, epoch: int) -> None:
+        if self.first is None:
+            self.first, self.begun = epoch, time.perf_counter()
+
+    def left(self, epoch: int, epochs: int | None) -> str:
+        if self.first is None or not epochs:
+            return ""
+        done = epoch - self.first + 1
+        return time_left(done, epochs - epoch - 1, time.perf_counter() - self.begun)
+
+
+#: Steps of a stage's first epoch that :class:`StageEstimate` leaves untimed (tracing), then
+#: times before it prints its estimate.
+ESTIMATE_WARMUP_STEPS, ESTIMATE_TIMED_STEPS = 2, 4
+#: A validation step (forward pass only) costs about this share of a training step; the
+#: estimate's assumption until an epoch has run (:class:`StageEstimate`).
+VALIDATION_STEP_SHARE = 0.35
+
+
+class StageEstimate(keras.callbacks.Callback):
+    """Print, during the first steps of a training stage, how long the stage will take.
+
+    ``fit`` gives no sign of its cost before an epoch ends. This callback times a few
+    training steps (after :data:`ESTIMATE_WARMUP_STEPS` untimed ones, which trace the step
+    function) and prints, before the first epoch's line::
+
+        stage 1: 20 epochs x 16 steps (+ 3 validation steps); about 14 min on this machine
+        (estimate 836 s: 2.53 s per training step, timed over steps 3 to 6)
+
+    The estimate counts each validation step as :data:`VALIDATION_STEP_SHARE` of a training
+    step (a forward pass). ``lab_share`` (the lab set's share of the training photos, when
+    the subset is ``all``) adds what the lab set would take. ``benchmarks.estimates`` checks
+    the estimates against the stage times of a real run. Training itself is not changed.
+
+    Args:
+        name: the stage's name in the line, e.g. ``"stage 1 (frozen encoder)"``.
+        steps_per_epoch, validation_steps: when the datasets do not say (unknown
+            cardinality); None reads them from ``fit``'s parameters and the validation data.
+        lab_share: lab training photos / training photos of this run, or None.
+    """
+
+    def __init__(
+        self, name: str = "training", steps_per_epoch=None, validation_steps=None, lab_share=None
+    ):
+        super().__init__()
+        self.name = name
+        self.steps_per_epoch = steps_per_epoch
+        self.validation_steps = validation_steps
+        self.lab_share = lab_share
+        self.estimate_seconds = None  # the printed estimate, for benchmarks
+        self._timer = None
+
+    def on_train_begin(self, logs=None):
+        params = self.params or {}
+        self._epochs = int(params.get("epochs") or 1)
+        self._steps = params.get("steps") or self.steps_per_epoch
+        self._timer = None
+        self.estimate_seconds = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.estimate_seconds is None and self._timer is None:
+            self._epochs_to_run = max(1, self._epochs - epoch)  # initial_epoch, or a resume
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == ESTIMATE_WARMUP_STEPS and self.estimate_seconds is None:
+            self._timer = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        last = ESTIMATE_WARMUP_STEPS + ESTIMATE_TIMED_STEPS - 1
+        if batch != last or self._timer is None or self.estimate_seconds is not None:
+            return
+        per_step = (time.perf_counter() - self._timer) / ESTIMATE_TIMED_STEPS
+        steps = self._steps or (batch + 1)
+        validation = self.validation_steps or 0
+        per_epoch = per_step * (steps + VALIDATION_STEP_SHARE * validation)
+        epochs = getattr(self, "_epochs_to_run", self._epochs)
+        self.estimate_seconds = per_epoch * epochs
+        extra = f" (+ {validation} validation steps)" if validation else ""
+        line = (
+            f"{self.name}: {epochs} epochs x {steps} steps{extra}; "
+            f"{minutes(self.estimate_seconds)} on this machine (estimate "
+            f"{self.estimate_seconds:.0f} s: {per_step:.2f} s per training step, timed over "
+            f"steps {ESTIMATE_WARMUP_STEPS + 1} to {last + 1})"
+        )
+        if self.lab_share and not tf.config.list_physical_devices("GPU"):
+            line += f"; on the lab set (SEGLIB_SUBSET=lab) {minutes(self.estimate_seconds * self.lab_share)}"
+        print(line, flush=True)
+
+
 class EpochLog(keras.callbacks.Callback):
-    """Print one short line per epoch: ``epoch  3/20  loss 0.4123  val_mean_iou 0.612  (12 s)``.
+    """Print one short line per epoch:
+    ``epoch  3/20  loss 0.4123  val_mean_iou 0.612  (12 s, about 4 min left)``.
 
     Keras' own display is either a progress bar that redraws many times per epoch
     (``verbose=1``) or a line of every metric, over 300 characters for this course's models
@@ -212,16 +327,21 @@ class EpochLog(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._epochs = self.params.get("epochs") if self.params else None
+        self._clock = EpochClock()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
+        self._clock.start(epoch)
 
-    def format(self, epoch: int, logs: dict, seconds: float) -> str:
-        """The line for one epoch (0-based ``epoch``), without printing it."""
+    def format(self, epoch: int, logs: dict, seconds: float, left: str = "") -> str:
+        """The line for one epoch (0-based ``epoch``), without printing it; ``left`` (from
+        :func:`time_left`) is appended after the epoch's time."""
         total = f"/{self._epochs}" if self._epochs else ""
         width = len(str(self._epochs)) if self._epochs else 1
         cells = "  ".join(f"{k} {float(logs[k]):.4f}" for k in self.keys if k in logs)
-        return f"{self.prefix}epoch {epoch + 1:>{width}}{total}  {cells}  ({seconds:.0f} s)"
+        timing = f"{seconds:.0f} s, {left}" if left else f"{seconds:.0f} s"
+        return f"{self.prefix}epoch {epoch + 1:>{width}}{total}  {cells}  ({timing})"
 
     def on_epoch_end(self, epoch, logs=None):
-        print(self.format(epoch, logs or {}, time.perf_counter() - self._start), flush=True)
+        left = self._clock.left(epoch, self._epochs)
+        print(self.format(epoch, logs or {}, time.perf_counter() - self._start, left), flush=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from seglib.data import CLASS_NAMES
 from seglib.predict import predict_full_resolution
+from seglib.training import EpochClock
 
 import keras
 import matplotlib.pyplot as plt
@@ -459,11 +460,16 @@ class DisplayCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._figure_handle = None
         self._text_handle = None
+        self._clock = EpochClock()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._clock.start(epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         cells = "  ".join(f"{k} {logs[k]:.4f}" for k in self.keys if k in logs)
-        self.lines.append(f"epoch {epoch + 1}: {cells}")
+        left = self._clock.left(epoch, (self.params or {}).get("epochs"))
+        self.lines.append(f"epoch {epoch + 1}: {cells}" + (f"  ({left})" if left else ""))
         try:
             from IPython import get_ipython
             from IPython.display import Pretty, display

@@ -62,3 +62,13 @@ def square_batch():
         return x, y
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def every_breed_by_default(monkeypatch):
+    """Unit tests read folders of made-up breeds (copies of the synthetic set): they run with
+    SEGLIB_SUBSET=all whatever the shell set, unless a test sets it (tests/test_subset.py
+    checks the lab default)."""
+    monkeypatch.setenv("SEGLIB_SUBSET", "all")
+    yield
+    data.layout._chosen_subset = None  # a test's data.use_subset does not leak into the next

@@ -96,7 +96,19 @@ def test_epoch_log_prints_one_short_line(capsys):
     log.on_epoch_end(2, {"loss": 0.41234, "val_mean_iou": 0.6, "val_iou_pet": 0.7})
     line = capsys.readouterr().out.strip()
     assert line.startswith("m: epoch  3/20  loss 0.4123  val_mean_iou 0.6000  (")
-    assert "iou_pet" not in line and line.endswith(" s)")
+    assert "iou_pet" not in line and line.endswith(" s, under a minute left)")
+    log.on_epoch_begin(19)
+    log.on_epoch_end(19, {"loss": 0.3})
+    assert capsys.readouterr().out.strip().endswith(" s)")  # the last epoch: nothing left
+
+
+def test_progress_bars_follow_seglib_progress(monkeypatch):
+    items = [1, 2, 3]
+    monkeypatch.setenv("SEGLIB_PROGRESS", "0")
+    assert config.progress(items, total=3) is items  # off: the iterable itself, no bar
+    monkeypatch.delenv("SEGLIB_PROGRESS")
+    bar = config.progress(items, total=3, desc="scoring")
+    assert bar is not items and list(bar) == items and bar.total == 3
 
 
 def test_keras_trainer_retracing_warning_is_dropped_others_are_kept():

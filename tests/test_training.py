@@ -3,6 +3,7 @@
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -289,3 +290,66 @@ def test_seconds_per_step_times_only_the_steps_after_warmup():
     assert 0.009 < seconds < 0.5
     with pytest.raises(ValueError, match="steps"):
         training.seconds_per_step(model, iter([]), steps=0)
+
+
+def test_minutes_and_time_left_read_like_a_person_would_say_them():
+    assert training.minutes(20) == "under a minute"
+    assert training.minutes(14 * 60 + 10) == "about 14 min"
+    assert training.minutes(3 * 3600) == "about 3.0 h"
+    assert training.time_left(1, 19, 60.0) == "about 19 min left"  # 19 more epochs of 60 s
+    assert training.time_left(5, 5, 50.0) == "under a minute left"
+    assert training.time_left(10, 0, 600.0) == ""  # the last epoch
+    assert training.time_left(0, 3, 0.0) == ""  # nothing ran yet
+
+
+def _tiny_fit(callbacks, steps=10, epochs=2):
+    keras.utils.set_random_seed(7)
+    x = np.random.default_rng(0).random((steps * 2, 16, 16, 3)).astype("float32")
+    y = (x[..., :1] > 0.5).astype("int64")
+    model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(2, 3, padding="same")])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(
+        x,
+        y,
+        batch_size=2,
+        epochs=epochs,
+        shuffle=False,
+        verbose=0,
+        callbacks=callbacks,
+        validation_data=(x[:4], y[:4]),
+    )
+    return model
+
+
+def test_stage_estimate_prints_steps_and_minutes_and_leaves_training_alone(capsys):
+    estimate = training.StageEstimate("stage 1", validation_steps=2, lab_share=0.25)
+    model = _tiny_fit([estimate])
+    line = capsys.readouterr().out.strip()
+    assert re.fullmatch(
+        r"stage 1: 2 epochs x 10 steps \(\+ 2 validation steps\); (under a minute|about \d+ min) "
+        r"on this machine \(estimate \d+ s: \d+\.\d\d s per training step, timed over steps 3 "
+        r"to 6\); on the "
+        r"lab set \(SEGLIB_SUBSET=lab\) (under a minute|about \d+ min)",
+        line,
+    ), line
+    assert estimate.estimate_seconds > 0
+    plain = _tiny_fit([])
+    for a, b in zip(model.get_weights(), plain.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # timing steps changed nothing
+
+
+def test_a_fit_that_starts_at_initial_epoch_counts_only_its_own_epochs(capsys):
+    log = training.EpochLog(keys=("loss",))
+    log.params = {"epochs": 30}
+    log.on_train_begin()
+    for epoch in (20, 21):  # stage 2 of 02: epochs 21..30, started at initial_epoch=20
+        log.on_epoch_begin(epoch)
+        log.on_epoch_end(epoch, {"loss": 0.5})
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1].startswith("epoch 22/30") and "under a minute left" in lines[-1]
+
+
+def test_stage_estimate_stays_quiet_when_an_epoch_is_shorter_than_its_timing(capsys):
+    estimate = training.StageEstimate("short")
+    _tiny_fit([estimate], steps=3, epochs=1)
+    assert capsys.readouterr().out == "" and estimate.estimate_seconds is None

@@ -160,16 +160,21 @@ def main(argv=None, exercises: dict | None = None) -> int:
     if unknown:
         print(f"unknown exercise(s) {unknown}; known: {', '.join(exercises)}", file=sys.stderr)
         return 2
+    from seglib import config  # starts TensorFlow: only when something runs
+
     failed = 0
-    for key in args.keys or list(exercises):
+    runs = [
+        (key, seed)
+        for key in args.keys or list(exercises)
+        for seed in (args.seeds if exercises[key].seeded else args.seeds[:1])
+    ]
+    # A bar with the time left over the runs (each is minutes long); the lines stay.
+    for key, seed in config.progress(runs, total=len(runs), desc="exercises", unit="run"):
         exercise = exercises[key]
-        for seed in args.seeds if exercise.seeded else args.seeds[:1]:
-            result = run(exercise, seed, args.out, args.models)
-            status = "ok" if result["ok"] else f"FAILED: {result['error']}"
-            print(
-                f"{key} seed {seed}: {result['seconds'] / 60:.1f} min, {status} ({exercise.what})"
-            )
-            print("\n".join(_figures(result["metrics"])), flush=True)
-            failed += not result["ok"]
+        result = run(exercise, seed, args.out, args.models)
+        status = "ok" if result["ok"] else f"FAILED: {result['error']}"
+        print(f"{key} seed {seed}: {result['seconds'] / 60:.1f} min, {status} ({exercise.what})")
+        print("\n".join(_figures(result["metrics"])), flush=True)
+        failed += not result["ok"]
     print(f"data: {os.environ.get('SEGLIB_DATA', '(not set)')}")
     return 1 if failed else 0

@@ -63,12 +63,15 @@ from seglib.data.folder import (
 )
 from seglib.data.layout import (
     CLASS_NAMES,
+    LAB_BREEDS,
     NUM_CLASSES,
     SPLITS,
+    SUBSETS,
     TRIMAP_BACKGROUND,
     TRIMAP_BORDER,
     TRIMAP_PET,
     VALIDATION_FRACTION,
+    check_subset,
     is_validation,
     read_split_file,
 )
@@ -94,6 +97,7 @@ from seglib.data.sources import (
     describe,
     load,
     resolve_directory,
+    use_subset,
 )
 from seglib.data.synthetic import (
     SYNTHETIC_VERSION,
@@ -118,6 +122,10 @@ from seglib.data.verify import (
 )
 
 __all__ = [
+    "use_subset",
+    "LAB_BREEDS",
+    "SUBSETS",
+    "check_subset",
     "CLASS_NAMES",
     "DECODABLE_FORMATS",
     "IndexedSplit",

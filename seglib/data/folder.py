@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from seglib.data.layout import (
+    LAB_BREEDS,
     VALIDATION_FRACTION,
     _check_breeds,
     _limit_rows,
@@ -20,6 +21,7 @@ from seglib.data.layout import (
     check_not_empty,
     is_validation,
     read_split_file,
+    subset_breeds,
 )
 from seglib.data.verify import (
     DECODABLE_FORMATS,
@@ -159,16 +161,41 @@ def scan_directory(
     return pd.concat(frames, ignore_index=True)[columns]
 
 
+def subset_rows(rows: pd.DataFrame, subset: str, where, split: str) -> pd.DataFrame:
+    """The rows of a split that ``subset`` keeps (``lab``: the lab breeds present; ``all``:
+    every row).
+
+    Raises:
+        DataError: ``lab`` and none of the lab breeds is in the split (``where`` names the
+            folder); the message says to set ``SEGLIB_SUBSET=all``.
+    """
+    lab = subset_breeds(subset, "folder")
+    if lab is None:
+        return rows
+    kept = rows[rows["breed"].isin(lab)]
+    if kept.empty and not rows.empty:
+        found = sorted(set(rows["breed"]))
+        shown = ", ".join(found[:6]) + (f" and {len(found) - 6} more" if len(found) > 6 else "")
+        raise DataError(
+            f"{where}: the lab set (SEGLIB_SUBSET=lab, the default) keeps the breeds "
+            f"{', '.join(LAB_BREEDS)}, and the {split} split here has none of them (it has "
+            f"{shown}); set SEGLIB_SUBSET=all to use every breed of this folder"
+        )
+    return kept
+
+
 def load_directory(
     root: str | os.PathLike,
     split: str = "train",
     validation_fraction: float = VALIDATION_FRACTION,
     limit: int | None = None,
     breeds=None,
+    subset: str = "all",
 ) -> tf.data.Dataset:
     """Load one split of a release-layout directory (see :func:`scan_directory`).
 
-    ``breeds`` keeps only those breeds (see :func:`~seglib.data.load`).
+    ``breeds`` keeps only those breeds (see :func:`~seglib.data.load`); otherwise
+    ``subset`` (``"lab"`` or ``"all"``, see :func:`subset_rows`) decides.
 
     Returns:
         ``tf.data.Dataset`` of ``(image uint8 [H, W, 3], mask uint8 [H, W, 1] in {1, 2, 3})``
@@ -190,6 +217,8 @@ def load_directory(
                 f"this split has {sorted(set(rows['breed']))}"
             )
         rows = rows[rows["breed"].isin(breeds)]
+    else:
+        rows = subset_rows(rows, subset, root, split)
     rows = _limit_rows(rows, limit)
     check_not_empty(len(rows), root, split, limit, breeds)
     paths = tf.data.Dataset.from_tensor_slices(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from seglib.config import data_subset
 from seglib.errors import DataError
 
 import numpy as np
@@ -25,6 +26,12 @@ CLASS_NAMES = ("pet", "background", "border")
 #: Number of classes after preprocessing.
 NUM_CLASSES = 3
 
+
+#: The course's **lab set**: the official split lines of these three breeds (two cats, one
+#: dog), 598 photos, on which every reference figure of the course was measured.
+LAB_BREEDS = ("Abyssinian", "Bengal", "american_bulldog")
+#: ``SEGLIB_SUBSET`` values: the lab set, or every breed.
+SUBSETS = ("lab", "all")
 
 #: Share of ``trainval`` held out for validation.
 VALIDATION_FRACTION = 0.15
@@ -220,3 +227,47 @@ def _move_into_place(tmp: Path, target: Path) -> None:
     except OSError:  # another process won the race
         if not (target / "annotations" / "test.txt").is_file():
             raise
+
+
+def check_subset(subset) -> str:
+    """``subset`` checked: ``"lab"`` or ``"all"`` (case and spaces ignored).
+
+    Raises:
+        DataError: anything else; the message names ``SEGLIB_SUBSET``.
+    """
+    value = str(subset).strip().lower() if isinstance(subset, str) else subset
+    if value in SUBSETS:
+        return value
+    raise DataError(
+        f"subset {subset!r} (SEGLIB_SUBSET or subset=): give 'lab' for the course's lab set "
+        f"({', '.join(LAB_BREEDS)}: the photos every figure of the course was measured on) "
+        "or 'all' for every breed"
+    )
+
+
+#: The subset chosen with :func:`seglib.data.use_subset` in this process (None: not chosen).
+_chosen_subset: str | None = None
+
+
+def choose_subset(subset: str | None) -> str:
+    """Make ``subset`` (checked; None: ``SEGLIB_SUBSET``) this process's default; return it."""
+    global _chosen_subset
+    _chosen_subset = check_subset(subset if subset is not None else data_subset())
+    return _chosen_subset
+
+
+def resolve_subset(subset: str | None) -> str:
+    """``subset`` checked; None gives the one chosen with :func:`seglib.data.use_subset`, else
+    ``SEGLIB_SUBSET`` (default ``"lab"``)."""
+    if subset is None:
+        subset = _chosen_subset if _chosen_subset is not None else data_subset()
+    return check_subset(subset)
+
+
+def subset_breeds(subset: str, source: str) -> tuple[str, ...] | None:
+    """The breeds a subset keeps from a source: :data:`LAB_BREEDS` for ``lab``, None (all)
+    for ``all`` and for the synthetic source, whose made-up breeds are a stand-in for the
+    whole dataset."""
+    if check_subset(subset) == "all" or source == "synthetic":
+        return None
+    return LAB_BREEDS

@@ -12,8 +12,9 @@ import inspect
 import os
 from dataclasses import dataclass
 
-from seglib.data.layout import NUM_CLASSES, TRIMAP_PET, VALIDATION_FRACTION
-from seglib.data.sources import count, load
+from seglib.config import data_source
+from seglib.data.layout import NUM_CLASSES, TRIMAP_PET, VALIDATION_FRACTION, resolve_subset
+from seglib.data.sources import breed_counts, count, load
 
 import numpy as np
 import tensorflow as tf
@@ -122,6 +123,7 @@ class Pipelines:
         validation, test: the same without shuffling or augmentation.
         sizes: number of pairs per split, e.g. ``{"train": 255, ...}``.
         image_size: side ``S`` in pixels. batch_size: ``B``.
+        source, subset: where the photos came from, and the subset (``lab`` or ``all``).
     """
 
     train: tf.data.Dataset
@@ -130,11 +132,27 @@ class Pipelines:
     sizes: dict
     image_size: int
     batch_size: int
+    source: str = ""
+    subset: str = "lab"
 
     @property
     def steps_per_epoch(self) -> int:
         """Training batches per epoch (the last, smaller batch counts)."""
         return -(-self.sizes["train"] // self.batch_size)
+
+    @property
+    def validation_steps(self) -> int:
+        """Validation batches per epoch."""
+        return -(-self.sizes["validation"] // self.batch_size)
+
+    @property
+    def lab_share(self) -> float | None:
+        """With the subset ``all``: the lab set's training photos / this run's (what the
+        lab set would cost, as a share); None for ``lab`` and for the synthetic source."""
+        if self.subset != "all" or self.source in ("", "synthetic") or not self.sizes["train"]:
+            return None
+        lab = breed_counts(self.source, subset="lab")["train"].sum()
+        return float(lab) / self.sizes["train"]
 
 
 def _with_seed(fn):
@@ -273,6 +291,7 @@ def make_pipelines(
     breeds=None,
     mixed_resize: bool = False,
     plain_augment_fn=None,
+    subset: str | None = None,
 ) -> Pipelines:
     """Build the training, validation and test pipelines in one call.
 
@@ -283,6 +302,8 @@ def make_pipelines(
             paired flips; :func:`augment_strong` adds zoom and colour jitter).
         shuffle_seed: seed of the shuffle and of the per-photo augmentation seeds.
         breeds: keep only these breeds in all three splits (see :func:`~seglib.data.load`); None: all.
+        subset: ``"lab"`` or ``"all"`` (see :func:`~seglib.data.load`); None reads
+            ``SEGLIB_SUBSET`` (default ``"lab"``).
         mixed_resize: train on photos shrunk with and without antialiasing (see
             :func:`build_pipeline`).
         plain_augment_fn: with ``mixed_resize``, the augmentation of the copies shrunk
@@ -292,7 +313,7 @@ def make_pipelines(
         :class:`Pipelines`.
     """
     raw = {
-        s: load(s, source, validation_fraction, limit, breeds=breeds)
+        s: load(s, source, validation_fraction, limit, breeds=breeds, subset=subset)
         for s in ("train", "validation", "test")
     }
     sizes = {s: count(ds) for s, ds in raw.items()}
@@ -312,6 +333,8 @@ def make_pipelines(
         sizes=sizes,
         image_size=image_size,
         batch_size=batch_size,
+        source=str(source) if source is not None else data_source(),
+        subset=resolve_subset(subset),
     )
 
 

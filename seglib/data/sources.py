@@ -11,15 +11,19 @@ from pathlib import Path
 
 from seglib.config import data_source
 from seglib.data.archive import oxford_dataset_dir
-from seglib.data.folder import load_directory, scan_directory
+from seglib.data.folder import load_directory, scan_directory, subset_rows
 from seglib.data.layout import (
+    LAB_BREEDS,
     SPLITS,
     VALIDATION_FRACTION,
     _limit_rows,
     _select,
     check_limit,
     check_not_empty,
+    choose_subset,
     is_validation,
+    resolve_subset,
+    subset_breeds,
 )
 from seglib.data.synthetic import synthetic_dataset_dir
 from seglib.data.tfds_source import _tfds_names, import_tfds, load_tfds, tfds_builder
@@ -36,6 +40,7 @@ def load(
     validation_fraction: float = VALIDATION_FRACTION,
     limit: int | None = None,
     breeds=None,
+    subset: str | None = None,
 ) -> tf.data.Dataset:
     """Load one split from any source: the single entry point the notebooks use.
 
@@ -50,6 +55,14 @@ def load(
         breeds: keep only these breeds, e.g. ``["Abyssinian", "beagle"]`` (names as in
             the file names: capitalised = cat, lower case = dog); None keeps all. For
             leave-one-breed-out experiments (train on some breeds, test on another).
+            Given, it replaces ``subset``.
+        subset: ``"lab"``, the course's lab set: the official ``trainval``/``test`` lines
+            of :data:`~seglib.data.LAB_BREEDS` (Abyssinian, Bengal, american_bulldog;
+            598 photos), on which every reference figure was measured; ``"all"``: every
+            breed (7,349 photos in the full release). None reads ``SEGLIB_SUBSET`` (default
+            ``"lab"``). It applies to TFDS, the archive and any release-layout folder; a
+            folder that holds only the lab breeds gives the same photos under both. The
+            synthetic source ignores it (its made-up breeds stand in for the whole set).
 
     Returns:
         ``tf.data.Dataset`` of ``(image uint8 [H, W, 3], mask uint8 [H, W, 1])`` with
@@ -63,11 +76,14 @@ def load(
         ValueError: ``breeds`` is a bare string or empty.
     """
     limit = check_limit(limit)
+    subset = resolve_subset(subset)
     source = str(source) if source is not None else data_source()
     if source == "tfds":
-        return load_tfds(split, validation_fraction, limit, breeds=breeds)
+        return load_tfds(split, validation_fraction, limit, breeds=breeds, subset=subset)
+    if source == "synthetic":
+        subset = "all"
     return load_directory(
-        resolve_directory(source), split, validation_fraction, limit, breeds=breeds
+        resolve_directory(source), split, validation_fraction, limit, breeds=breeds, subset=subset
     )
 
 
@@ -92,6 +108,7 @@ class IndexedSplit:
         split: ``"train"``, ``"validation"``, ``"trainval"`` or ``"test"``.
         source: ``"tfds"``, ``"synthetic"`` or a directory; None reads ``SEGLIB_DATA``.
         validation_fraction: see :func:`load`. limit: at most this many pairs; None: all.
+        subset: ``"lab"`` or ``"all"``; None reads ``SEGLIB_SUBSET`` (see :func:`load`).
 
     Items are ``(image uint8 [H, W, 3], trimap uint8 [H, W, 1] in {1, 2, 3})`` tensors at
     the photo's own resolution; ``len()`` is the number of pairs.
@@ -107,6 +124,7 @@ class IndexedSplit:
         source: str | os.PathLike | None = None,
         validation_fraction: float = VALIDATION_FRACTION,
         limit: int | None = None,
+        subset: str | None = None,
     ):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -114,13 +132,26 @@ class IndexedSplit:
         self.source = str(source) if source is not None else data_source()
         self.validation_fraction = validation_fraction
         self.limit = check_limit(limit)
+        self.subset = resolve_subset(subset)
+        if self.source == "synthetic":
+            self.subset = "all"
         self._rows = None
+        self._positions = None
         if self.source == "tfds":
-            self._size = count(load_tfds(split, validation_fraction, limit))
+            loaded = load_tfds(split, validation_fraction, limit, subset=self.subset)
+            self._size = count(loaded)
+            lab = subset_breeds(self.subset, "tfds")
+            if lab is not None and split in ("test", "trainval"):
+                # The lab photos' places in TFDS's own split, for slicing one record.
+                names = _tfds_names(tfds_builder(), "test" if split == "test" else "train")
+                self._positions = [i for i, n in enumerate(names) if n.rsplit("_", 1)[0] in lab][
+                    : self._size
+                ]
         else:
             root = resolve_directory(self.source)
             table = scan_directory(root, validation_fraction=validation_fraction)
-            self._rows = _limit_rows(_select(table, split), limit)
+            rows = subset_rows(_select(table, split), self.subset, root, split)
+            self._rows = _limit_rows(rows, limit)
             check_not_empty(len(self._rows), root, split, limit)
             self._size = len(self._rows)
 
@@ -137,10 +168,11 @@ class IndexedSplit:
             return _decode_pair(str(row["image_path"]), str(row["mask_path"]))
         if self.split in ("test", "trainval"):
             tfds_split = "test" if self.split == "test" else "train"
-            ds = tfds_builder().as_dataset(split=f"{tfds_split}[{index}:{index + 1}]")
+            at = self._positions[index] if self._positions is not None else index
+            ds = tfds_builder().as_dataset(split=f"{tfds_split}[{at}:{at + 1}]")
             example = next(iter(ds))
             return example["image"], example["segmentation_mask"]
-        ds = load_tfds(self.split, self.validation_fraction, self.limit)
+        ds = load_tfds(self.split, self.validation_fraction, self.limit, subset=self.subset)
         return next(iter(ds.skip(index).take(1)))
 
 
@@ -154,21 +186,27 @@ def resolve_directory(source: str | os.PathLike) -> Path:
     return Path(source).expanduser()
 
 
-def describe(source: str | os.PathLike | None = None) -> pd.DataFrame:
-    """One row per image of ``trainval`` and ``test`` (see :func:`~seglib.data.scan_directory`).
+def describe(source: str | os.PathLike | None = None, subset: str | None = None) -> pd.DataFrame:
+    """One row per image of ``trainval`` and ``test`` (see :func:`~seglib.data.scan_directory`)
+    of the ``subset`` (see :func:`load`; None reads ``SEGLIB_SUBSET``).
 
-    For ``"tfds"`` this decodes every image once (minutes for the full dataset) and
-    fills ``name``, ``split``, ``species``, ``breed``, ``width`` and ``height``.
+    For ``"tfds"`` this decodes every image of the subset once (minutes for the full
+    dataset) and fills ``name``, ``split``, ``species``, ``breed``, ``width`` and ``height``.
     """
     source = str(source) if source is not None else data_source()
+    subset = resolve_subset(subset)
+    lab = subset_breeds(subset, source)
     if source != "tfds":
-        return scan_directory(resolve_directory(source))
+        table = scan_directory(resolve_directory(source))
+        return table if lab is None else table[table["breed"].isin(lab)].reset_index(drop=True)
     builder = tfds_builder()
     tfds = import_tfds()
     rows = []
     for split in ("train", "test"):
         for ex in tfds.as_numpy(builder.as_dataset(split=split)):
             name = ex["file_name"].decode().rsplit(".", 1)[0]
+            if lab is not None and name.rsplit("_", 1)[0] not in lab:
+                continue
             rows.append(
                 {
                     "name": name,
@@ -188,7 +226,9 @@ def describe(source: str | os.PathLike | None = None) -> pd.DataFrame:
 
 
 def breed_counts(
-    source: str | os.PathLike | None = None, validation_fraction: float = VALIDATION_FRACTION
+    source: str | os.PathLike | None = None,
+    validation_fraction: float = VALIDATION_FRACTION,
+    subset: str | None = None,
 ) -> pd.DataFrame:
     """Photos per breed and split, cheaply: for choosing breeds to hold out.
 
@@ -198,6 +238,7 @@ def breed_counts(
 
     Args:
         source: see :func:`load`. validation_fraction: see :func:`~seglib.data.is_validation`.
+        subset: ``"lab"`` or ``"all"``; None reads ``SEGLIB_SUBSET`` (see :func:`load`).
 
     Returns:
         DataFrame indexed by breed (sorted; capitalised = cat, lower case = dog), int
@@ -221,6 +262,9 @@ def breed_counts(
         table = scan_directory(
             resolve_directory(source), validation_fraction=validation_fraction, verify=False
         )
+    lab = subset_breeds(resolve_subset(subset), source)
+    if lab is not None:
+        table = table[table["breed"].isin(lab)]
     counts = pd.crosstab(table["breed"], table["split"])
     return counts.reindex(columns=["train", "validation", "test"], fill_value=0).sort_index()
 
@@ -231,3 +275,44 @@ def count(ds: tf.data.Dataset) -> int:
     if n >= 0:
         return n
     return int(ds.reduce(np.int64(0), lambda c, _: c + 1))
+
+
+def _source_name(source: str) -> str:
+    """How a line shows the source: a folder by its name (no machine path), or the source."""
+    if source == "tfds":
+        return "TFDS oxford_iiit_pet"
+    if source == "synthetic":
+        return "synthetic (a generated stand-in)"
+    if source == "oxford":
+        return "the release's archives (SEGLIB_DATA=oxford)"
+    return f"folder {Path(source).name}"
+
+
+def use_subset(subset: str | None = None, source: str | os.PathLike | None = None) -> str:
+    """Choose the subset that :func:`load` (and every loader) uses from now on in this
+    process, and describe it: which source, which subset, how many photos per split.
+
+    A notebook's ``SUBSET`` parameter goes through here, so ``-p SUBSET=all`` (papermill)
+    or an edited cell changes what every later cell loads. None: ``SEGLIB_SUBSET``.
+
+    Returns:
+        One line, e.g. ``"data: folder oxford-iiit-pet-sample, subset lab (Abyssinian,
+        Bengal, american_bulldog): train 256, validation 44, test 298 photos"``.
+
+    Raises:
+        DataError: a subset other than ``"lab"`` or ``"all"``, or a source that cannot be
+            read (see :func:`load`).
+    """
+    chosen = choose_subset(subset)
+    source = str(source) if source is not None else data_source()
+    counts = breed_counts(source, subset=chosen).sum()
+    if source == "synthetic":
+        which = "subset ignored (the synthetic source has its own breeds)"
+    elif chosen == "lab":
+        which = f"subset lab ({', '.join(LAB_BREEDS)})"
+    else:
+        which = "subset all (every breed)"
+    sizes = ", ".join(
+        f"{split} {int(counts.get(split, 0))}" for split in ("train", "validation", "test")
+    )
+    return f"data: {_source_name(source)}, {which}: {sizes} photos"

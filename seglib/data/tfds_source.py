@@ -12,11 +12,13 @@ import re
 
 from seglib.data.layout import (
     _HASH_BUCKETS,
+    LAB_BREEDS,
     SPLITS,
     VALIDATION_FRACTION,
     _check_breeds,
     check_limit,
     check_not_empty,
+    subset_breeds,
 )
 from seglib.data.network import _unreachable
 from seglib.errors import DataError
@@ -248,8 +250,12 @@ def load_tfds(
     limit: int | None = None,
     data_dir: str | os.PathLike | None = None,
     breeds=None,
+    subset: str = "all",
 ) -> tf.data.Dataset:
     """Load one split from TensorFlow Datasets (``oxford_iiit_pet:4.*.*``).
+
+    ``breeds`` keeps only those breeds; otherwise ``subset="lab"`` keeps the lab breeds
+    (:data:`~seglib.data.LAB_BREEDS`), the official lines of the lab set.
 
     Downloads about 800 MB on first use (see :func:`tfds_builder`); later calls read the
     prepared copy in the data folder (``data_dir``, else ``TFDS_DATA_DIR``, else
@@ -269,6 +275,8 @@ def load_tfds(
     check_not_empty(1 if limit != 0 else 0, "oxford_iiit_pet (TFDS)", split, limit)
     builder = tfds_builder(data_dir)
     breeds = _check_breeds(breeds)
+    if breeds is None and subset_breeds(subset, "tfds") is not None:
+        breeds = list(LAB_BREEDS)
     if breeds is not None:  # a misspelt breed would otherwise give an empty split, silently
         known = list(builder.info.features["label"].names)
         unknown = set(breeds) - set(known)
