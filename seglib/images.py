@@ -90,14 +90,17 @@ DEFLATE_MAX_RATIO = 1032
 GIF_MAX_CANVAS_PER_FRAME = 64
 
 
-def _check_data_supports_size(im: Image.Image, label: str, file_size: int | None) -> None:
+def _check_data_supports_size(
+    im: Image.Image, label: str, file_size: int | None, head: bytes = b""
+) -> None:
     """Refuse, before decoding, a file whose data cannot fill the size its header declares.
 
     A few hundred bytes can declare 7000 x 7000 pixels: libjpeg then fills the missing
     scan data with grey, a GIF's canvas with its background, and decoding allocates the
     whole size (a "decompression bomb" under the pixel limit). Checked from the file size
     and the header: a JPEG needs at least :data:`JPEG_MIN_BYTES_PER_PIXEL`, a PNG at least
-    its raw scanlines over :data:`DEFLATE_MAX_RATIO`, and a GIF's first frame must cover at
+    its raw scanlines (at the bit depth and colour type of its IHDR chunk, in ``head``, the
+    file's first 32 bytes) over :data:`DEFLATE_MAX_RATIO`, and a GIF's first frame must cover at
     least 1/:data:`GIF_MAX_CANVAS_PER_FRAME` of its canvas.
     """
     width, height = im.size
@@ -113,8 +116,11 @@ def _check_data_supports_size(im: Image.Image, label: str, file_size: int | None
             f"takes at least {pixels * JPEG_MIN_BYTES_PER_PIXEL / 1024:,.0f} KiB). The file is "
             "damaged or made to exhaust memory; open it in an image viewer and save it again."
         )
-    if file_size is not None and im.format == "PNG":
-        bits = {"1": 1, "L": 8, "P": 8, "LA": 16, "RGB": 24, "RGBA": 32, "I;16": 16}.get(im.mode, 8)
+    if file_size is not None and im.format == "PNG" and head[12:16] == b"IHDR":
+        # Bits per pixel from the IHDR chunk: bit depth (byte 24) x samples of the colour
+        # type (byte 25): 0 grey 1, 2 RGB 3, 3 palette 1, 4 grey + alpha 2, 6 RGBA 4.
+        samples = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(head[25], 1)
+        bits = max(1, head[24]) * samples
         raw = height * (1 + (width * bits + 7) // 8)
         if file_size * DEFLATE_MAX_RATIO < raw:
             raise ImageError(
@@ -220,10 +226,11 @@ def _decode_opened(
     max_pixels: int | None,
     first_frame: bool = True,
     file_size: int | None = None,
+    head: bytes = b"",
 ) -> np.ndarray:
     """Size checks from the header, then decode (the first frame), orient and convert."""
     _check_pixels(im.size[0], im.size[1], label, max_pixels)
-    _check_data_supports_size(im, label, file_size)
+    _check_data_supports_size(im, label, file_size, head)
     try:
         if first_frame:
             im.seek(0)  # animated GIF / APNG / MPO: the first frame
@@ -253,7 +260,7 @@ def _open_and_decode(
         except (OSError, SyntaxError, ValueError) as e:
             raise _not_an_image(label, head, e) from e
         with im:
-            return _decode_opened(im, label, max_pixels, file_size=size)
+            return _decode_opened(im, label, max_pixels, file_size=size, head=head)
 
 
 def _from_path(path: Path, label: str, max_pixels: int | None) -> np.ndarray:
@@ -292,7 +299,7 @@ def _from_path(path: Path, label: str, max_pixels: int | None) -> np.ndarray:
     except OSError as e:  # permission denied, ...
         raise ImageError(f"{label}: cannot read the file ({e.strerror or e})") from e
     with f:
-        head = f.read(16)
+        head = f.read(32)
         if info.st_size == 0:
             if not head:
                 raise ImageError(f"{label}: the file is empty (0 bytes)")
@@ -307,7 +314,7 @@ def _from_bytes(content: bytes, label: str, max_pixels: int | None) -> np.ndarra
     content = bytes(content)
     if not content:
         raise ImageError(f"{label}: the data is empty (0 bytes)")
-    return _open_and_decode(io.BytesIO(content), label, content[:16], max_pixels, len(content))
+    return _open_and_decode(io.BytesIO(content), label, content[:32], max_pixels, len(content))
 
 
 def _from_array(array, label: str, max_pixels: int | None) -> np.ndarray:

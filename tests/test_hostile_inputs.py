@@ -752,6 +752,16 @@ def short_png(width=7000, height=7000) -> bytes:
     return full[:8] + chunk + full[8 + 25 :]
 
 
+def flat_4bit_png() -> bytes:
+    """A real 3000x3000 palette PNG at 4 bits per pixel, one colour: deflate packs its 4.5 MB
+    of scanlines into about 8 KB (a size check that assumed 8 bits would refuse it)."""
+    im = Image.new("P", (3000, 3000), 2)
+    im.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * (252 * 3))
+    buffer = io.BytesIO()
+    im.save(buffer, "PNG", bits=4, optimize=True)
+    return buffer.getvalue()
+
+
 def link_loop(ctx):
     (ctx.folder / "a.jpg").symlink_to(ctx.folder / "b.jpg")
     (ctx.folder / "b.jpg").symlink_to(ctx.folder / "a.jpg")
@@ -920,6 +930,12 @@ CASES_TWO = [
         lambda a, c: inference.segment(a, c.model, max_pixels=10_000_000),
         ImageError,
         r"real\.png: 7000x7000 = 49\.0 megapixels is over the pixel limit of 10\.0",
+    ),
+    Case(
+        "genuine 4-bit palette PNG, 8 KB for 3000x3000",
+        lambda ctx: flat_4bit_png(),
+        lambda a, c: inference.load_image(a),
+        check=lambda r, a, c: r.shape == (3000, 3000, 3) or pytest.fail(f"{r.shape}"),
     ),
     Case(
         "small GIF whose canvas is twice its frame",

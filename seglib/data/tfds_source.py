@@ -272,7 +272,8 @@ def load_tfds(
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     limit = check_limit(limit)
-    check_not_empty(1 if limit != 0 else 0, "oxford_iiit_pet (TFDS)", split, limit)
+    if limit == 0:
+        check_not_empty(0, "oxford_iiit_pet (TFDS)", split, limit)
     builder = tfds_builder(data_dir)
     breeds = _check_breeds(breeds)
     if breeds is None and subset_breeds(subset, "tfds") is not None:
