@@ -3,6 +3,8 @@
 # make test         lint + unit tests + every notebook under nbval in smoke mode + browser tests
 # make test-browser JupyterLab in Chromium: click the widgets of 06 and 07 (smoke mode), and the
 #                   course website built from smoke runs: pages, links, alt text, search
+# make student      student copies in build/student/: every notebook without its solutions and
+#                   our-run figures (cells tagged solution / our-run), runnable as is
 # make site         build the course website into build/site/ from what make run wrote
 # make hooks        install the pre-commit hooks (nbstripout, ruff) into this clone's .git
 # make bench        print pipeline/training throughput and the nbval suite's wall time
@@ -34,7 +36,7 @@ export SEGLIB_EXAMPLE_IMAGE := $(call to_abs,$(strip $(SEGLIB_EXAMPLE_IMAGE)))
 endif
 
 .PHONY: run test unit nbval test-browser lint lab clean install bench colab-links check-python \
-	site hooks test-colab
+	site hooks test-colab student
 
 install: $(STAMP)
 
@@ -62,6 +64,7 @@ test-browser: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache --no-logo
+	$(BIN)/python -m seglib.course check $(NOTEBOOKS)
 	$(BIN)/ruff check seglib tests benchmarks .ci site
 	$(BIN)/ruff format --check seglib tests benchmarks .ci site
 	$(BIN)/nbqa ruff notebooks
@@ -71,6 +74,10 @@ lint: $(STAMP)
 # executed copy appear from their source, with a warning); nothing is executed here.
 site: $(STAMP)
 	$(BIN)/python site/build_site.py --executed build/notebooks --out build/site
+
+# Student copies: nbconvert's TagRemovePreprocessor drops the cells tagged solution and our-run.
+student: $(STAMP)
+	$(BIN)/python -m seglib.course student --out build/student $(NOTEBOOKS)
 
 # Strip outputs and run ruff on every commit (see .pre-commit-config.yaml).
 hooks: $(STAMP)

@@ -12,6 +12,8 @@ layers with import-linter; the contracts are in ``pyproject.toml``).
 seglib.runner     execute notebooks headless with papermill (``make run``), summary
 seglib.export     LiteRT (float32, float16, dynamic range, int8) and SavedModel export
 seglib.inference  segment your own photos at full resolution, cut-outs, safe saving
+seglib.course     the notebook layout (core path, folded deep dives), student copies
+seglib.quiz       "Check your understanding" quizzes (jupyterquiz) and exercise checks
 seglib.viz        masks, overlays, training curves, a live ``DisplayCallback``
 seglib.calibration expected calibration error, reliability tables, temperature scaling
 seglib.prose      the sentences notebooks print about their own results
@@ -35,6 +37,7 @@ seglib.errors     the error types, all subclasses of ``SeglibError``
 seglib.files      new temporary files with the umask's permissions (renamed into place)
 """
 
+import os
 import warnings
 
 from seglib import config
@@ -43,6 +46,20 @@ from seglib import config
 # ignored"; the course's datasets shuffle themselves (seglib.data.pipeline), so this one
 # message is noise. Every other warning stays visible.
 warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed, but will be ignored")
+
+_format_warning = warnings.formatwarning
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _short_warning(message, category, filename, lineno, line=None):
+    """A warning from seglib (or from a notebook cell, which a kernel files under a temporary
+    path) as ``Category: message``: no path of this machine in a notebook's output."""
+    if str(filename).startswith(_PACKAGE) or "ipykernel_" in str(filename):
+        return f"{category.__name__}: {message}\n"
+    return _format_warning(message, category, filename, lineno, line)
+
+
+warnings.formatwarning = _short_warning
 
 # Before anything imports TensorFlow: its C++ start-up banner stays out of the notebooks.
 config.quiet_tensorflow_startup()

@@ -81,11 +81,13 @@ REFERENCES = {
         },
         seeds=(0, 1, 2),
         figures={
-            "frozen encoder, test mIoU": (0.747, 0.75, 0.747),
-            "fine-tuned, test mIoU": (0.762, 0.77, 0.772),
-            "fine-tuned - frozen, per-image mIoU": (0.019, 0.024, 0.023),
+            "frozen encoder, test mIoU": (0.746, 0.746, 0.747),
+            "fine-tuned, test mIoU": (0.768, 0.765, 0.774),
+            "fine-tuned - frozen, per-image mIoU": (0.022, 0.022, 0.026),
         },
-        measured=_MACHINE + ", 2026-12-04",
+        # 2026-12-07: the notebook now trains first through models.mobilenetv2_unet (a working
+        # model first), which draws the decoder's initial weights in another order.
+        measured=_MACHINE + ", 2026-12-07",
     ),
     "04": Reference(
         notebook="04",

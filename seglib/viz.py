@@ -14,6 +14,7 @@ description generated from their titles and axis labels.
 from __future__ import annotations
 
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -38,113 +39,15 @@ CLASS_COLORS = np.array(
 
 #: Names of the class colours, for alt text.
 COLOR_WORDS = "pet orange, background sky blue, border reddish purple"
-_ALT_ATTRIBUTE = "_seglib_alt"
-
-
-def set_alt_text(target, text: str) -> None:
-    """Attach a description to a figure (``target`` a Figure) or to one panel (an Axes).
-
-    A figure-level text replaces the earlier one; panel texts are kept per panel and joined
-    in the figure's panel order after it, each prefixed with the panel's title at display
-    time (so a title set later, ``plt.title(...)``, is included).
-
-    Raises:
-        TypeError: ``target`` is neither a matplotlib Figure nor an Axes.
-    """
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-
-    if isinstance(target, Axes):
-        fig, key = target.figure, target
-    elif isinstance(target, Figure):
-        fig, key = target, None
-    else:
-        raise TypeError(f"set_alt_text: expected a matplotlib Figure or Axes, got {type(target)}")
-    texts = getattr(fig, _ALT_ATTRIBUTE, None)
-    if texts is None:
-        texts = {}
-        setattr(fig, _ALT_ATTRIBUTE, texts)
-    texts[key] = " ".join(str(text).split())
-
-
-def describe_figure(fig) -> str:
-    """A description generated from a figure's own words: its title and each panel's title
-    and axis labels (colour bars and empty panels skipped). Used for figures no seglib
-    function described."""
-    parts = []
-    if fig._suptitle is not None and fig._suptitle.get_text():
-        parts.append(fig._suptitle.get_text())
-    panels = [ax for ax in fig.axes if ax.get_visible() and not hasattr(ax, "_colorbar")]
-    words = []
-    for ax in panels:
-        label = ax.get_title()
-        axis = " vs ".join(t for t in (ax.get_ylabel(), ax.get_xlabel()) if t)
-        words.append(f"{label} ({axis})" if label and axis else label or axis)
-    named = [w for w in words if w]
-    count = f"figure with {len(panels)} panel{'s' if len(panels) != 1 else ''}"
-    parts.append(f"{count}: " + "; ".join(named) if named else count)
-    return " ".join("; ".join(parts).split())
-
-
-def alt_text(fig) -> str:
-    """The figure's alt text: what seglib attached (:func:`set_alt_text`), else
-    :func:`describe_figure`. Never empty."""
-    texts = getattr(fig, _ALT_ATTRIBUTE, None)
-    if not texts:
-        return describe_figure(fig)
-    parts = [texts[None]] if None in texts else []
-    for ax in fig.axes:
-        if ax in texts:
-            title = ax.get_title()
-            parts.append(f"{title}: {texts[ax]}" if title and title not in texts[ax] else texts[ax])
-    return "; ".join(parts) or describe_figure(fig)
-
-
-_IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "application/pdf")
-
-
-def _alt_bundle(fig, include=None, exclude=None):
-    """IPython mimebundle formatter: no data, only the alt text as metadata of each image
-    format that IPython draws figures in (``image/png`` by default)."""
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    formatters = shell.display_formatter.formatters if shell is not None else {}
-    mimes = [m for m in _IMAGE_TYPES if m in formatters and _draws(formatters[m], fig)]
-    text = alt_text(fig)
-    return {}, {mime: {"alt": text} for mime in mimes or ["image/png"]}
-
-
-def _draws(formatter, fig) -> bool:
-    try:
-        formatter.lookup(fig)
-    except KeyError:
-        return False
-    return True
-
-
-def enable_alt_text(shell=None) -> bool:
-    """Make IPython attach :func:`alt_text` to every matplotlib figure it displays.
-
-    Registers a mimebundle formatter for ``Figure`` that adds only metadata; the image
-    itself still comes from matplotlib's inline formatter (IPython merges the two). Done
-    on import of this module when it runs in IPython; calling it again changes nothing.
-
-    Returns:
-        True when registered, False outside IPython.
-    """
-    if shell is None:
-        try:
-            from IPython import get_ipython
-        except ImportError:
-            return False
-        shell = get_ipython()
-    if shell is None or not hasattr(shell, "display_formatter"):
-        return False
-    from matplotlib.figure import Figure
-
-    shell.display_formatter.mimebundle_formatter.for_type(Figure, _alt_bundle)
-    return True
+from seglib.alttext import (  # noqa: E402, F401  (re-exported: viz.alt_text, ...)
+    _ALT_ATTRIBUTE,
+    _alt_bundle,
+    _draws,
+    alt_text,
+    describe_figure,
+    enable_alt_text,
+    set_alt_text,
+)
 
 
 def _rows(names, limit: int = 6) -> str:
@@ -164,14 +67,15 @@ def mask_to_rgb(mask) -> np.ndarray:
     return CLASS_COLORS[_labels(mask).astype(np.int64)]
 
 
-def overlay(image, mask, alpha: float = 0.5, background_alpha: float = 0.15) -> np.ndarray:
-    """Blend class colours over a photo.
+def overlay(image, mask, alpha: float = 0.5, background_alpha: float = 0.35) -> np.ndarray:
+    """Blend class colours over a photo; every class is tinted, as the legend shows.
 
     Args:
         image: float ``[H, W, 3]`` in [0, 1] (or uint8 0..255).
         mask: labels ``[H, W]`` or ``[H, W, 1]`` (0 pet, 1 background, 2 border).
         alpha: opacity of the pet and border colours, in [0, 1].
-        background_alpha: opacity of the background colour (lighter, so the photo shows).
+        background_alpha: opacity of the background colour: a lighter tint, so the photo
+            still shows, yet strong enough that a mask of all background reads as one.
 
     Returns:
         float ``[H, W, 3]`` in [0, 1].
@@ -441,18 +345,39 @@ class DisplayCallback(keras.callbacks.Callback):
     training stays visible. Outside IPython it only prints
     the lines. Idea from the TensorFlow segmentation tutorial.
 
+    An executed notebook keeps only the last redraw. With ``record=True`` the callback also
+    keeps each epoch's prediction (:attr:`frames`), so that a later cell can lay them side
+    by side (:meth:`show_epochs`, :meth:`pixel_accuracy`).
+
     Args:
         image: float ``[H, W, 3]`` in [0, 1]; mask: labels ``[H, W(, 1)]``.
-        every: draw every this many epochs.
+        every: draw (and record) every this many epochs.
         keys: log entries to print each epoch, when present.
+        record: keep the predicted masks; default False (nothing kept).
+
+    Attributes:
+        frames: ``[(epoch, predicted labels uint8 [H, W])]``, epochs counted from 1, in the
+            order trained (empty unless ``record``).
+        seconds: wall time of the last ``fit`` this callback watched, from its start to its
+            end (None before one has ended).
     """
 
-    def __init__(self, image, mask, every: int = 1, keys=("loss", "val_loss", "val_mean_iou")):
+    def __init__(
+        self,
+        image,
+        mask,
+        every: int = 1,
+        keys=("loss", "val_loss", "val_mean_iou"),
+        record: bool = False,
+    ):
         super().__init__()
         self.image = np.asarray(image)[None]
         self.mask = np.asarray(mask)[None]
         self.every = every
         self.keys = keys
+        self.record = record
+        self.frames = []
+        self.seconds = None
         self.lines = []
         self._figure_handle = None
         self._text_handle = None
@@ -461,15 +386,27 @@ class DisplayCallback(keras.callbacks.Callback):
         self._figure_handle = None
         self._text_handle = None
         self._clock = EpochClock()
+        self._began = time.perf_counter()
+
+    def on_train_end(self, logs=None):
+        self.seconds = time.perf_counter() - self._began
 
     def on_epoch_begin(self, epoch, logs=None):
         self._clock.start(epoch)
+
+    def _predict(self) -> np.ndarray:
+        return np.argmax(self.model(self.image, training=False), axis=-1)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         cells = "  ".join(f"{k} {logs[k]:.4f}" for k in self.keys if k in logs)
         left = self._clock.left(epoch, (self.params or {}).get("epochs"))
         self.lines.append(f"epoch {epoch + 1}: {cells}" + (f"  ({left})" if left else ""))
+        due = (epoch + 1) % self.every == 0
+        prediction = None
+        if self.record and due:
+            prediction = self._predict()
+            self.frames.append((epoch + 1, prediction[0].astype(np.uint8)))
         try:
             from IPython import get_ipython
             from IPython.display import Pretty, display
@@ -480,8 +417,8 @@ class DisplayCallback(keras.callbacks.Callback):
             return
         # Update two display areas in place (display_id) rather than clear_output(), which
         # would also erase everything the cell printed before training started.
-        if (epoch + 1) % self.every == 0:
-            prediction = np.argmax(self.model(self.image, training=False), axis=-1)
+        if due:
+            prediction = self._predict() if prediction is None else prediction
             fig = show_masks(self.image, self.mask, prediction, titles=[f"epoch {epoch + 1}"])
             if self._figure_handle is None:
                 self._figure_handle = display(fig, display_id=True)
@@ -493,6 +430,19 @@ class DisplayCallback(keras.callbacks.Callback):
             self._text_handle = display(text, display_id=True)
         else:
             self._text_handle.update(text)
+
+    def pixel_accuracy(self) -> dict:
+        """``{epoch: share of the photo's pixels predicted right}`` for each recorded frame."""
+        truth = _labels(self.mask[0])
+        return {epoch: float(np.mean(labels == truth)) for epoch, labels in self.frames}
+
+    def show_epochs(self, columns: int = 5, suptitle=None):
+        """The recorded frames side by side (see :func:`show_epochs`).
+
+        Raises:
+            ValueError: nothing recorded (``record=False``, or no epoch has ended).
+        """
+        return show_epochs(self.image[0], self.mask[0], self.frames, columns, suptitle)
 
 
 # ---------------------------------------------------------------------------
@@ -602,20 +552,48 @@ def plot_scores(table, metrics=("iou_pet", "iou_background", "iou_border", "mean
     return ax
 
 
-def plot_differences(differences: dict, xlabel="difference in per-image IoU", ax=None):
+def plot_differences(
+    differences: dict,
+    xlabel="difference in per-image IoU",
+    ax=None,
+    legend: bool = True,
+    wrap: int = 26,
+):
     """Forest plot: each paired difference with its confidence interval and a zero line.
+
+    A **forest plot** has one row per comparison: a dot at the mean difference, a horizontal
+    bar for its interval and a dashed line at zero, so that which intervals cross zero shows
+    at a glance.
 
     Args:
         differences: ``{label: seglib.metrics.Difference}``.
         xlabel: what the differences measure.
+        ax: axes to draw into, or None for a new figure sized to the rows.
+        legend: name the two colours in a legend (pass False on all but one panel of a
+            figure with several).
+        wrap: labels longer than this many characters are wrapped onto several lines, so
+            that they leave the plot most of the figure's width.
 
     Returns:
         The axes. A difference that :attr:`seglib.metrics.Difference.above_noise` calls real
         (its interval excludes zero) is drawn black; one within noise is drawn grey.
     """
+    import textwrap
+
+    from matplotlib.lines import Line2D
+
+    def fold(label: str) -> str:  # a long "a - b" label breaks before its minus sign
+        for sep in (" − ", " - "):
+            if len(label) > wrap and sep in label:
+                first, second = label.split(sep, 1)
+                return f"{fold(first)}\n{textwrap.fill(sep[1:] + second, wrap)}"
+        return textwrap.fill(label, wrap, break_on_hyphens=False)
+
     labels = list(differences)
+    shown = [fold(str(label)) for label in labels]
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 0.5 * len(labels) + 1.2))
+        lines = sum(s.count("\n") + 1 for s in shown)
+        _, ax = plt.subplots(figsize=(7.5, 0.28 * lines + 0.3 * len(labels) + 1.7))
     for i, label in enumerate(labels):
         d = differences[label]
         color = "black" if d.above_noise else "0.6"
@@ -623,17 +601,27 @@ def plot_differences(differences: dict, xlabel="difference in per-image IoU", ax
             d.mean, i, xerr=[[d.mean - d.low], [d.high - d.mean]], fmt="o", color=color, capsize=4
         )
     ax.axvline(0, color="0.3", linestyle="--", linewidth=1)
-    ax.set_yticks(range(len(labels)), labels)
-    ax.invert_yaxis()
+    ax.set_yticks(range(len(labels)), shown, fontsize=9)
+    # first row on top, half a row of margin below; above it, room for the legend (kept
+    # without one too, so that panels sharing this y axis keep it)
+    ax.set_ylim(len(labels) - 0.5, -1.1)
     confidence = next(iter(differences.values())).confidence if differences else 0.95
-    ax.set_xlabel(f"{xlabel} ({confidence:.0%} paired bootstrap interval)")
+    ax.set_xlabel(f"{xlabel}\n({confidence:.0%} paired bootstrap interval)")
+    if legend:
+        key = [
+            Line2D([], [], color="black", marker="o", label="above the noise (excludes zero)"),
+            Line2D([], [], color="0.6", marker="o", label="within noise (includes zero)"),
+        ]
+        ax.legend(handles=key, fontsize=8, loc="upper center", ncols=2, framealpha=0.9)
     rows = [
         f"{label} {d.mean:+.3f} ({d.low:+.3f} to {d.high:+.3f}, "
         f"{'excludes zero' if d.excludes_zero else 'within noise'})"
         for label, d in differences.items()
     ]
     set_alt_text(
-        ax, f"{xlabel} with {confidence:.0%} intervals and a zero line; " + "; ".join(rows)
+        ax,
+        f"{xlabel} with {confidence:.0%} intervals and a zero line (black: the interval "
+        "excludes zero; grey: within noise); " + "; ".join(rows),
     )
     return ax
 
@@ -928,3 +916,56 @@ def unet_blocks(input_shape=(128, 128, 3), depth: int = 4, base_filters: int = 1
 
 
 enable_alt_text()
+
+
+def show_epochs(image, mask, frames, columns: int = 5, suptitle=None):
+    """One photo's predicted mask after several epochs, side by side (a strip).
+
+    Panels: the photo, its true mask, then the prediction after up to ``columns`` of the
+    recorded epochs, picked evenly from first to last (both always shown), each titled with
+    its epoch and the share of the photo's pixels it labels right.
+
+    Args:
+        image: float ``[H, W, 3]`` in [0, 1]. mask: labels ``[H, W(, 1)]``.
+        frames: ``[(epoch, predicted labels [H, W])]`` in training order, e.g.
+            :attr:`DisplayCallback.frames` of a callback made with ``record=True``.
+        columns: most prediction panels, at least 1.
+        suptitle: a title over the figure.
+
+    Returns:
+        The matplotlib figure, with alt text naming the epochs and their shares.
+
+    Raises:
+        ValueError: ``frames`` is empty or ``columns`` below 1.
+    """
+    if not frames:
+        raise ValueError("no frames to show: make the DisplayCallback with record=True and train")
+    if columns < 1:
+        raise ValueError(f"columns must be at least 1, got {columns}")
+    picks = np.unique(np.round(np.linspace(0, len(frames) - 1, min(columns, len(frames)))))
+    shown = [frames[int(i)] for i in picks]
+    truth = _labels(mask)
+    height = 3.1 + (0.45 if suptitle else 0.0)
+    fig, axes = plt.subplots(1, 2 + len(shown), figsize=(2.4 * (2 + len(shown)), height))
+    panels = [(image, "input image"), (mask_to_rgb(truth), "true mask")]
+    right = []
+    for epoch, labels in shown:
+        right.append(float(np.mean(_labels(labels) == truth)))
+        panels.append((mask_to_rgb(labels), f"epoch {epoch}\n{right[-1]:.0%} pixels right"))
+    for ax, (panel, title) in zip(axes, panels, strict=True):
+        ax.imshow(np.clip(np.asarray(panel, dtype=np.float32), 0, 1))
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    add_legend(fig)
+    if suptitle:  # above the two-line panel titles, which tight_layout alone would overlap
+        fig.subplots_adjust(top=fig.subplotpars.top - 0.45 / height)
+        fig.suptitle(suptitle)
+    steps = ", ".join(f"epoch {e} {r:.0%}" for (e, _), r in zip(shown, right, strict=True))
+    text = (
+        "one photo, its true mask and its predicted mask after "
+        f"{len(shown)} epoch{'s' if len(shown) != 1 else ''}, side by side; share of pixels "
+        f"labelled right: {steps}"
+    )
+    set_alt_text(fig, f"{suptitle + ': ' if suptitle else ''}{text}; mask colours {COLOR_WORDS}")
+    return fig

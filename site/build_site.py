@@ -16,7 +16,13 @@ copied into a staging folder (``build/site-work/src``) and prepared there:
   show, are dropped; the static fallback the notebook drew without a front end stays;
 * each figure's alt text, which ``seglib.viz`` stores as output metadata
   (``{"image/png": {"alt": ...}}``), is collected into ``alt_texts.json`` for the hook in
-  ``conf.py`` that puts it on the ``<img>`` element.
+  ``conf.py`` that puts it on the ``<img>`` element;
+* each deep dive (a section whose heading starts with ``Deeper:``, ``seglib.course``) becomes
+  one ``<details class="deeper">`` block that opens on click, its heading the summary and any
+  heading inside it a bold line (so that no page section opens inside the block); our-run
+  figures and solutions are ``<details>`` blocks in the notebooks already;
+* the "Check your understanding" cell (``quiz.show("NN")``) of a notebook with no executed
+  copy gets the quiz that ``seglib.quiz.outputs`` renders, so every page has its quiz.
 
 The landing page (``index.md``) is rendered from ``site/index.md.jinja``: the notebooks in
 order with the first sentence of each one's introduction and its wall time at real
@@ -33,6 +39,7 @@ import argparse
 import copy
 import datetime
 import hashlib
+import html
 import json
 import re
 import shutil
@@ -194,8 +201,54 @@ def prepare_notebook(
             if "outputs" in cell:
                 cell["outputs"] = kept
         cells.append(cell)
-    nb["cells"] = cells
+    nb["cells"] = fold_deep_dives(cells)
+    if not executed:
+        add_quiz(nb, name)
     return nb
+
+
+QUIZ_CALL = re.compile(r"quiz\.show\(\s*[\"'](\d\d)[\"']\s*\)")
+
+
+def add_quiz(nb: dict, name: str) -> None:
+    """Give the quiz cell of a notebook that was not executed the quiz's outputs."""
+    from seglib import quiz
+
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and not cell.get("outputs"):
+            match = QUIZ_CALL.search(_text(cell["source"]))
+            if match:
+                cell["outputs"] = quiz.outputs(match.group(1))
+
+
+def fold_deep_dives(cells: list[dict]) -> list[dict]:
+    """Each deep dive as one ``<details class="deeper">`` block (module docstring)."""
+    from seglib import course
+
+    spans = [s for s in course.sections({"cells": cells}) if s.kind == "deeper"]
+    starts = {s.start: s for s in spans}
+    ends: dict[int, int] = {}
+    for s in spans:
+        ends[s.end] = ends.get(s.end, 0) + 1
+    inside = {i for s in spans for i in range(s.start + 1, s.end)}
+    out = []
+    for i, cell in enumerate(cells):
+        for _ in range(ends.get(i, 0)):
+            out.append(_markdown_cell(f"site-deeper-end-{i}", "</details>"))
+        if i in starts:
+            cell = copy.deepcopy(cell)
+            first, _, rest = _text(cell["source"]).strip().partition("\n")
+            title = html.escape(starts[i].title)
+            summary = f'<details class="deeper">\n<summary>{title}</summary>\n\n'
+            cell["source"] = _lines(summary + rest.strip() + "\n")
+        elif i in inside and course.heading(cell) is not None:
+            cell = copy.deepcopy(cell)
+            first, _, rest = _text(cell["source"]).strip().partition("\n")
+            cell["source"] = _lines(f"**{course.heading(cell)[1]}**\n{rest}")
+        out.append(cell)
+    for _ in range(ends.get(len(cells), 0)):
+        out.append(_markdown_cell("site-deeper-end", "</details>"))
+    return out
 
 
 def _colab_config() -> tuple[str, str]:

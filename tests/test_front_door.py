@@ -154,7 +154,8 @@ def test_colab_links_writes_the_extras_line_from_colab_toml(tmp_path, monkeypatc
     seglib_line = next(i for i, line in enumerate(lines) if "seglib @ git+" in line)
     assert lines[seglib_line - 2] == "    " + tool.EXTRAS_COMMENT  # inserted before seglib
     assert lines[seglib_line - 1] == (
-        '    %pip install --quiet "tensorflow-metadata==1.17.2" "importlib-resources==9.9.9"'
+        '    %pip install --quiet "tensorflow-metadata==1.17.2" "importlib-resources==9.9.9" '
+        '"jupyterquiz==2.9.6.4"'
     )
     assert tool.main([]) == 0 and "".join(_cells(notebooks / name)[1]["source"]) == setup
     (notebooks / "colab.toml").write_text(config.replace("==9.9.9", ">=9"))

@@ -15,8 +15,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-#: Cell metadata a notebook may carry in git: papermill's tags (the parameters cell).
-ALLOWED_CELL_METADATA = {"tags"}
+#: Cell metadata a notebook may carry in git: tags (papermill's parameters cell, our-run and
+#: solution), and a deep dive's folded state: ``id`` for Colab, the collapsed heading for
+#: JupyterLab (``python -m seglib.course fold``).
+ALLOWED_CELL_METADATA = {"tags", "id", "jp-MarkdownHeadingCollapsed"}
 NOISE = {"papermill", "widgets"}  # notebook-level metadata that execution leaves behind
 
 

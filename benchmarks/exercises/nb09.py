@@ -6,9 +6,10 @@ from .core import Exercise
 #: (``model``, ``model_path``, ``IMAGE_SIZE``), the raw test photos (``test_photos``) and scores
 #: it (``base``).
 _SETUP_09 = "base = metrics.evaluate_photos(model, test_photos, IMAGE_SIZE)"
-#: Where the breed section's variants stop: its two verdicts (the leave-one-breed-out model
-#: ``lobo_model``, ``held_out``, ``seen`` and the table's ``rows`` are defined by then).
-_BREEDS_09 = "breed_pet = metrics.paired_bootstrap("
+#: Where the breed section's variants stop: its verdicts and the training-log sentence (the
+#: leave-one-breed-out model ``lobo_model``, ``held_out``, ``seen``, the table's ``rows``, the
+#: differences ``breed_pet`` and ``breed_miou`` and the logs ``histories`` are defined by then).
+_BREEDS_09 = "display(Markdown(prose.still_learning(histories, EPOCHS)))"
 #: The breed section's short models train at 128 px instead of 02's 224 (about 2.3x faster per
 #: epoch, measured in 09's input-size table), keeping 09's own recipe of EPOCHS = 5.
 _AT_128_09 = (
@@ -125,10 +126,21 @@ print(f"T = {T:.3f}; {wrong_pixels / pixels:.1%} of the test pixels are wrong")
 display(metrics.report(regions).round(3))
 """
 
-#: 09 exercise 5 and its reference: the breed section's table, recorded with the settings.
+#: 09 exercises 5 and 6 and their reference: the breed section's table, its two differences
+#: and the last two epochs of each training log, recorded with the settings.
 _BREED_TABLE_09 = """\
+last_epochs = {}
+for name, history in histories.items():
+    for column in ("loss", "val_loss", "val_mean_iou"):
+        for back in (2, 1):
+            if len(history) >= back:
+                last_epochs[f"{column}, epoch {len(history) - back + 1}"] = float(history[column].iloc[-back])
+    metrics.report({f"log, {name}": dict(last_epochs)})
+    last_epochs.clear()
 metrics.report({
     **rows,
+    "all breeds - lobo, per-image pet IoU (unseen)": breed_pet,
+    "all breeds - lobo, per-image mIoU (unseen)": breed_miou,
     "settings": {
         "held_out": ", ".join(held_out),
         "image_size": IMAGE_SIZE,
@@ -187,6 +199,16 @@ ENTRIES = [
         "09.base",
         "09_generalisation_and_uncertainty.ipynb",
         "the breed section at 128 px, 5 epochs, the default held-out breed (Bengal in the sample)",
+        edits=_AT_128_09,
+        stop_after=_BREEDS_09,
+        added=_BREED_TABLE_09,
+        saved_models=True,
+    ),
+    Exercise(
+        "09.6",
+        "09_generalisation_and_uncertainty.ipynb",
+        "the breed section at 128 px trained twice as long (EPOCHS = 10), Bengal held out",
+        parameters={"EPOCHS": 10},
         edits=_AT_128_09,
         stop_after=_BREEDS_09,
         added=_BREED_TABLE_09,

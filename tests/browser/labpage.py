@@ -10,6 +10,15 @@ PROMPT = re.compile(r"\[(\d+|\*| )\]:")
 #: Text that means a widget or a cell failed: JupyterLab's own messages and Python's.
 ERROR_OUTPUT = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 FAILURE_TEXT = ("Error displaying widget", "Loading widget", "Traceback")
+#: Page errors that are known and harmless: jupyterquiz 2.9.6.4 reads ``MathJax.version[0]``
+#: and calls ``MathJax.typeset`` after drawing a question and after each click, and JupyterLab
+#: 4's global ``MathJax`` has neither (its MathJax lives in a module). The quiz still draws and gives its
+#: feedback (tests/browser/test_quiz.py checks both); only the typesetting of formulas in
+#: quiz text is skipped, and the course's quiz texts have none.
+KNOWN_PAGE_ERRORS = (
+    "MathJax.typeset is not a function",
+    "Cannot read properties of undefined (reading '0')",
+)
 
 
 def open_notebook(page, lab, name: str, timeout_s: float = 90) -> None:
@@ -92,7 +101,8 @@ def assert_clean(page) -> None:
     text = notebook_text(page)
     found = [t for t in FAILURE_TEXT if t in text]
     assert not found, f"the notebook shows {found}:\n" + _around(text, found[0])
-    assert not page.errors, f"page errors: {page.errors}"
+    errors = [e for e in page.errors if e not in KNOWN_PAGE_ERRORS]
+    assert not errors, f"page errors: {errors}"
 
 
 def _around(text: str, needle: str, width: int = 1500) -> str:

@@ -15,6 +15,7 @@ instance ``build/notebooks`` after a smoke ``make run``) instead of running any.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -191,3 +192,63 @@ def test_the_checks_catch_a_broken_link(smoke_site, site_page, tmp_path):
     with sitecheck.serve(copy) as base:
         problems = sitecheck.check_page(site_page, base, "index.html", {})
     assert len(problems) == 1 and "02_renamed.html -> 404" in problems[0], problems
+
+
+def test_every_notebook_page_has_its_quiz_and_it_answers(smoke_site, site_page):
+    """Executed or not, each notebook's page draws its quiz (jupyterquiz's script runs on a
+    static page) and a click on an answer shows that answer's feedback."""
+    with sitecheck.serve(smoke_site) as base:
+        for name in COURSE:
+            site_page.goto(f"{base}/{name.replace('.ipynb', '.html')}")
+            buttons = site_page.locator("article label.MCButton")
+            buttons.first.wait_for(timeout=15_000)
+            assert buttons.count() >= 8, f"{name}: {buttons.count()} answer buttons"
+            buttons.first.click()
+            feedback = buttons.first.evaluate(
+                'l => document.getElementById("fb" + l.id.split("-")[0]).innerText'
+            )
+            assert feedback.strip(), f"{name}: no feedback after a click"
+
+
+def test_a_deep_dive_and_a_solution_are_folded_and_open_on_click(smoke_site, site_page):
+    """Deep dives ("Deeper: ...") and solutions are closed <details> blocks that a click opens."""
+    opened = set()
+    with sitecheck.serve(smoke_site) as base:
+        for name in COURSE:
+            site_page.goto(f"{base}/{name.replace('.ipynb', '.html')}")
+            blocks = {
+                "deeper": site_page.locator("article details.deeper"),
+                "solution": site_page.locator("article details", has_text="Solution"),
+            }
+            for kind, found in blocks.items():
+                if kind in opened or found.count() == 0:
+                    continue
+                block = found.first
+                assert block.get_attribute("open") is None, f"{name}: {kind} open on load"
+                inside = block.locator(":scope > :not(summary)").first
+                assert not inside.is_visible(), f"{name}: {kind} content visible while folded"
+                block.locator("summary").first.click()
+                assert block.get_attribute("open") is not None
+                assert inside.is_visible(), f"{name}: {kind} content hidden after the click"
+                opened.add(kind)
+    assert opened == {"deeper", "solution"}, f"found and opened only {opened}"
+
+
+def test_no_output_shows_a_path_of_this_machine(smoke_site):
+    """The notebooks executed for the site print no absolute path of this machine: not the
+    checkout, not the data folder, weights or example photo, not the run's own folder."""
+    given = os.environ.get("SEGLIB_SITE_EXECUTED", "").strip()
+    executed = Path(given).resolve() if given else smoke_site.parent / "executed"
+    paths = {str(ROOT), str(executed.parent)}
+    for variable in ("SEGLIB_DATA", "SEGLIB_ENCODER_WEIGHTS", "SEGLIB_EXAMPLE_IMAGE"):
+        value = os.environ.get(variable, "").strip()
+        if value and Path(value).is_absolute():
+            paths.add(str(Path(value).parent))
+    found = []
+    for notebook in sorted(executed.glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        for i, cell in enumerate(cells):
+            text = json.dumps(cell.get("outputs", []))
+            found += [f"{notebook.name}, cell {i}: {p}" for p in sorted(paths) if p in text]
+    assert list(executed.glob("[0-9][0-9]_*.ipynb")), "no executed notebook to read"
+    assert not found, "\n".join(found)

@@ -212,7 +212,7 @@ def unsure_pixels(result, threshold: float) -> str:
     Returns:
         A sentence (Markdown) with the share of the photo that is unsure, how those pixels
         split over the classes the mask gives them, and whether the probabilities were
-        calibrated (a stored temperature) or raw.
+        rescaled by a temperature or raw.
 
     Raises:
         CalibrationError: a bad ``threshold``.
@@ -222,15 +222,16 @@ def unsure_pixels(result, threshold: float) -> str:
     if result.temperature != 1.0:
         kind = f"calibrated confidence (temperature {result.temperature:.3g})"
     else:
-        kind = "raw confidence (no stored temperature, so probably over-confident)"
+        kind = "raw confidence (the model's own softmax)"
     if not unsure.any():
         return (
             f"No pixel of this photo has a {kind} below {threshold:g}: the model is sure "
-            "everywhere, which is only worth as much as its calibration."
+            "everywhere, which is only worth as much as its probabilities."
         )
     by_class = np.bincount(result.mask[unsure].ravel(), minlength=3) / unsure.sum()
     names = ("pet", "background", "border")
-    split = ", ".join(f"{by_class[k]:.0%} {names[k]}" for k in np.argsort(-by_class) if by_class[k])
+    shown = [k for k in np.argsort(-by_class) if by_class[k] >= 0.005]  # none printed as 0%
+    split = ", ".join(f"{by_class[k]:.0%} {names[k]}" for k in shown)
     where = (
         "mostly along the outline the mask calls border"
         if by_class[2] >= 0.5
@@ -252,8 +253,10 @@ def border_ignored(table: pd.DataFrame) -> str:
 
     Returns:
         Markdown: the range of the change in pet IoU over the models, and whether the order of
-        the models by per-image mIoU is the same under both evaluations. It ranks by the
-        scores alone and says so: no interval is computed for these rankings.
+        the models by per-image mIoU is the same under both evaluations, compared at the
+        three decimals the table prints (a tie there is named, never called a change of
+        order). It ranks by the scores alone and says so: no interval is computed for these
+        rankings.
 
     Raises:
         KeyError: a row is missing.
@@ -264,17 +267,39 @@ def border_ignored(table: pd.DataFrame) -> str:
     spread = f"by {low:+.3f}" if len(gain) == 1 else f"by {low:+.3f} to {high:+.3f}"
     lines = [f"Ignoring the border {direction} pet IoU {spread} (dataset level)."]
     if len(table.columns) > 1:
-        three = list(table.loc["3 classes: per-image mIoU"].sort_values(ascending=False).index)
-        two = list(table.loc["border ignored: per-image mIoU"].sort_values(ascending=False).index)
-        if three == two:
+        # Compared as printed, at three decimals: a tie there is no change of order.
+        three = table.loc["3 classes: per-image mIoU"].astype(float).round(3)
+        two = table.loc["border ignored: per-image mIoU"].astype(float).round(3)
+        names = list(table.columns)
+        pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+        swapped = [(a, b) for a, b in pairs if (three[a] - three[b]) * (two[a] - two[b]) < 0]
+
+        def order(scores):
+            ranked = scores.sort_values(ascending=False, kind="stable")
+            text = str(ranked.index[0])
+            for prev, name in zip(ranked.index[:-1], ranked.index[1:], strict=True):
+                text += f" {'=' if ranked[name] == ranked[prev] else '>'} {name}"
+            return text
+
+        if not swapped:
             lines.append(
                 "The order of the models by per-image mIoU is the same under both evaluations"
             )
+            ties = [
+                f"{a} and {b} tie at {scores[a]:.3f} {where}"
+                for scores, where in (
+                    (three, "with three classes"),
+                    (two, "with the border ignored"),
+                )
+                for a, b in pairs
+                if scores[a] == scores[b] and (three[a] != three[b] or two[a] != two[b])
+            ]
+            if ties:
+                lines[-1] += f" (no two models swap places at three decimals; {'; '.join(ties)})"
         else:
             lines.append(
                 "The order of the models by per-image mIoU changes: "
-                f"{' > '.join(map(str, three))} with three classes, "
-                f"{' > '.join(map(str, two))} with the border ignored"
+                f"{order(three)} with three classes, {order(two)} with the border ignored"
             )
         lines[-1] += (
             "; that order is read from the scores alone, on these test photos, for these "
@@ -429,3 +454,272 @@ def train_validation_gap(
         " The two are close: at this point the model does about as well on photos it never "
         "trained on as on its training photos, so it has not started to memorise them."
     )
+
+
+def degenerate(
+    name: str,
+    scores=None,
+    *,
+    simpler: str | None = None,
+    difference=None,
+    value: float | None = None,
+    reference: tuple[float, float] | None = None,
+    what: str = "test mIoU",
+) -> str:
+    """The one sentence a notebook prints when a result is degenerate; ``""`` otherwise.
+
+    Three cases, each checked before anything is said (issue 35):
+
+    * a class the model never predicts: in ``scores`` (:class:`seglib.metrics.Scores`), a
+      class with true pixels whose predicted share is 0 or whose IoU rounds to 0.000;
+    * a model that loses to a simpler one: ``difference`` (:class:`seglib.metrics.Difference`,
+      this model − ``simpler``) above the noise and negative;
+    * a figure outside the reference runs' range: ``value`` (in [0, 1]) outside
+      ``reference = (low, high)``, the range over the reference seeds.
+
+    Args:
+        name: the model's name as the notebook prints it.
+        scores, simpler, difference, value, reference: as above; each case is checked only
+            when its arguments are given.
+        what: the figure ``value`` is, for the sentence.
+
+    Returns:
+        Markdown, one short paragraph per case that holds (each says what it means for the
+        student reading the numbers), or ``""`` when none holds.
+    """
+    notes = []
+    if scores is not None:
+        confusion = np.asarray(scores.confusion)
+        total = max(int(confusion.sum()), 1)
+        predicted = confusion.sum(0) / total
+        present = confusion.sum(1) > 0
+        for k, cls in enumerate(scores.class_names):
+            iou = scores.iou[k]
+            if present[k] and (predicted[k] == 0 or round(float(iou), 3) == 0):
+                notes.append(
+                    f"**{name} never predicts {cls}** (IoU {iou:.3f}, {predicted[k]:.1%} of the "
+                    f"pixels predicted {cls}): it has not learned the class at all, so its "
+                    f"mIoU averages in a zero and says little about how well it separates the "
+                    "other classes; read those classes' IoU instead."
+                )
+    if difference is not None and simpler is not None:
+        if difference.above_noise and difference.mean < 0:
+            notes.append(
+                f"**{name} scores below {simpler}, a simpler model** ({name} − {simpler} = "
+                f"{difference}): in this run the extra machinery did not pay for itself. One "
+                "run decides this; the reference seeds say whether it is the rule or this "
+                "seed's luck."
+            )
+    if value is not None and reference is not None:
+        low, high = reference
+        if not low <= value <= high:
+            side = "below" if value < low else "above"
+            notes.append(
+                f"**The {what} of {name}, {value:.3f}, is {side} the reference runs' range** "
+                f"({low:.3f} to {high:.3f} over their seeds): this run is not typical of the "
+                "recipe, so read its comparisons as this run's, not the recipe's."
+            )
+    return "\n\n".join(notes)
+
+
+def seed_agreement(difference, agree: bool, seeds: int) -> str:
+    """What the training seeds add to a paired interval's verdict (notebook 05).
+
+    The paired bootstrap resamples test photos, not training runs, so notebook 05 also asks
+    whether every seed's pair of models is ranked the same way. That is a weak filter, and
+    the sentence says how weak: if the two recipes were equally good, each seed's order would
+    be a coin flip, and all ``seeds`` seeds would still agree with probability
+    ``2 × 0.5 ** seeds`` (25 % for three seeds, 6 % for five).
+
+    Args:
+        difference: the :class:`seglib.metrics.Difference` of the per-photo scores (averaged
+            over the seeds).
+        agree: True when every seed's model ranks the two as the sign of
+            ``difference.mean`` does.
+        seeds: number of training seeds, at least 1.
+
+    Returns:
+        ``""`` when the difference is within noise (the verdict already says so); otherwise
+        one sentence: one seed (its luck not ruled out), seeds that disagree (within noise
+        across seeds), or seeds that agree, with the chance of that for equal recipes.
+
+    Raises:
+        ValueError: ``seeds`` below 1.
+    """
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
+    if not difference.above_noise:
+        return ""
+    if seeds == 1:
+        return "One training seed: the seed's luck is not ruled out."
+    if not agree:
+        return "The seeds disagree on the order, so across seeds it is within noise."
+    chance = 2 * 0.5**seeds
+    share = f"{chance:.0%}" if chance >= 0.01 else f"{chance:.2%}"
+    power = str(seeds).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return (
+        f"All {seeds} seeds rank the two the same way, a weak check: if the two losses were "
+        f"equally good, {seeds} seeds would still agree {share} of the time (each seed's "
+        f"order a coin flip: 2 × 0.5{power})."
+    )
+
+
+def tta_decision(difference, short: str, plain_ms: float, tta_ms: float) -> str:
+    """Notebook 07's choice of test-time augmentation, made on validation photos.
+
+    Args:
+        difference: :class:`seglib.metrics.Difference`, per-image mIoU with TTA minus
+            without, on validation photos (paired).
+        short: the model's short name.
+        plain_ms, tta_ms: milliseconds per photo without and with TTA (positive).
+
+    Returns:
+        Markdown: the verdict (:meth:`~seglib.metrics.Difference.verdict`, scoped to the
+        validation photos), the cost, and the decision: TTA is scored once on the test
+        photos only when it helps beyond the noise (``above_noise`` and a positive mean);
+        otherwise it is not scored on them.
+    """
+    verdict = difference.verdict(
+        f"{short} + TTA", short, "per-image mIoU", scope="on these validation photos"
+    )
+    ratio = tta_ms / plain_ms
+    cost = f"It costs {ratio:.1f}× the time per photo ({plain_ms:.0f} → {tta_ms:.0f} ms)."
+    if difference.above_noise and difference.mean > 0:
+        decision = (
+            "Chosen on validation photos, TTA is scored once on the test photos below, "
+            "beside the same model without it."
+        )
+    else:
+        decision = (
+            "It does not help beyond the noise on validation photos, so it is not scored on "
+            "the test photos: use the model as it is."
+        )
+    return f"{verdict} {cost} {decision}"
+
+
+# ---------------------------------------------------------------------------
+# Notebook 02: the fine-tuning stage's speed, and one watched photo over the epochs
+# ---------------------------------------------------------------------------
+
+#: Stage 2's time per epoch must be at least this multiple of stage 1's before
+#: :func:`fine_tuning_speed` calls it slower (and names the encoder's gradients as the cause).
+CLEARLY_SLOWER = 1.2
+
+
+def fine_tuning_speed(
+    frozen_seconds: float,
+    frozen_epochs: int,
+    tuned_seconds: float,
+    tuned_epochs: int,
+    slower: float = CLEARLY_SLOWER,
+) -> str:
+    """How long fine-tuning (stage 2) took per epoch against the frozen-encoder stage 1.
+
+    Stage 2 does everything stage 1 does plus the encoder's gradients, so one expects it to
+    be slower; whether it is depends on the machine, and the sentence names that cause only
+    when the run shows it.
+
+    Args:
+        frozen_seconds, frozen_epochs: stage 1's wall time and the epochs it ran.
+        tuned_seconds, tuned_epochs: the same for stage 2.
+        slower: the ratio of seconds per epoch (stage 2 / stage 1) from which stage 2 counts
+            as clearly slower; its inverse is the threshold for clearly faster.
+
+    Returns:
+        One Markdown paragraph that starts "Stage 2 took X min" (``benchmarks.estimates``
+        reads it) with the seconds per epoch and the ratio. At a ratio of at least
+        ``slower``: slower, because the encoder's gradients are computed now. At most
+        ``1 / slower``: faster, with what stage 1's time includes that stage 2's does not.
+        Otherwise: about as fast, and why the extra work need not show.
+
+    Raises:
+        ValueError: a time or an epoch count that is not positive.
+    """
+    if min(frozen_seconds, tuned_seconds) <= 0 or min(frozen_epochs, tuned_epochs) <= 0:
+        raise ValueError("times and epoch counts must be positive")
+    frozen_per_epoch = frozen_seconds / frozen_epochs
+    per_epoch = tuned_seconds / tuned_epochs
+    ratio = per_epoch / frozen_per_epoch
+    text = (
+        f"Stage 2 took {tuned_seconds / 60:.1f} min ({per_epoch:.1f} s per epoch, "
+        f"{ratio:.1f}× stage 1's {frozen_per_epoch:.1f} s)."
+    )
+    if ratio >= slower:
+        return text + (
+            " Its epochs are slower because the encoder's gradients are computed now: in "
+            "stage 1 the frozen encoder only ran forward."
+        )
+    if ratio <= 1 / slower:
+        return text + (
+            " Its epochs were faster, although they do more work (the encoder's gradients): "
+            "stage 1's time includes its first epoch, which also decoded and resized every "
+            "photo into the cache, and timings on a busy machine vary."
+        )
+    return text + (
+        " About as fast, although stage 2 also computes the encoder's gradients: on this "
+        "machine that extra work is small next to what both stages do every epoch, above all "
+        "the decoder's forward and backward passes (its transposed convolutions at high "
+        "resolution need several times the encoder's multiply-adds), then reading the batches "
+        "and scoring the validation photos."
+    )
+
+
+def watched_photo(accuracy: dict, photo: str = "the watched validation photo") -> str:
+    """The reading of a strip of one photo's predicted masks over training epochs.
+
+    Args:
+        accuracy: ``{epoch: share of the photo's pixels predicted right}`` in training order
+            (:meth:`seglib.viz.DisplayCallback.pixel_accuracy`), shares in [0, 1].
+        photo: how the sentence names the photo.
+
+    Returns:
+        One Markdown sentence or two: the share at the first and the last epoch recorded;
+        when it rose by at least 0.02, by which epoch nine tenths of the rise had come (or
+        that it was still rising at the end); when it fell by at least 0.02, that it fell on
+        this photo and that one photo is no verdict; otherwise that it barely changed.
+
+    Raises:
+        ValueError: ``accuracy`` is empty.
+    """
+    if not accuracy:
+        raise ValueError("no epochs recorded: make the DisplayCallback with record=True")
+    epochs, shares = list(accuracy), [float(v) for v in accuracy.values()]
+    if len(epochs) == 1:
+        return f"Only epoch {epochs[0]} was recorded: {shares[0]:.0%} of the pixels labelled right."
+    first, last = shares[0], shares[-1]
+    change = last - first
+    text = (
+        f"On {photo}, the share of pixels labelled right went from {first:.0%} after epoch "
+        f"{epochs[0]} to {last:.0%} after epoch {epochs[-1]}"
+    )
+    if change >= 0.02:
+        target = first + 0.9 * change
+        by = next(e for e, s in zip(epochs, shares, strict=True) if s >= target)
+        if by < epochs[-1]:
+            return text + (
+                f"; nine tenths of that rise had come by epoch {by}: the mask took its shape "
+                "early, and later epochs refined it."
+            )
+        return text + ", and it was still rising at the last epoch."
+    if change <= -0.02:
+        return text + (
+            ": worse at the end than at the start, on this one photo. One photo is no "
+            "verdict: the validation curves cover every validation photo."
+        )
+    return text + (
+        ": about the same at both ends, so over these epochs the prediction for this photo "
+        "barely changed (the validation curves cover every validation photo)."
+    )
+
+
+# Notebooks 08 and 09: in seglib/prose/trust.py (this module stays under 1,000 lines).
+from seglib.prose.trust import (  # noqa: E402, F401  (re-exported: prose.calibration_verdict, ...)
+    QUANTIZATION_PAIR_BYTES,
+    bonferroni_verdict,
+    calibration_verdict,
+    input_size_cost,
+    int8_against_float32,
+    int8_file_size,
+    size_choice,
+    still_learning,
+)
