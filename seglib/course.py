@@ -1,7 +1,7 @@
 """The course's notebook layout as code: core path and deep dives, folded blocks, student copies.
 
-``../shared/NOTEBOOKS.md`` (and the README's *Teaching with the course*) describe the layout;
-this module reads and writes it:
+The README's *How a notebook is laid out, and teaching with it* describes the layout; this
+module reads and writes it:
 
 * A **section** starts at a Markdown cell whose first line is a heading (``#`` to ``######``)
   and runs to the next heading of the same or a higher level.
