@@ -43,3 +43,20 @@ def test_a_rerun_starts_from_an_empty_folder(tmp_path):
     (folder / "runs").mkdir()  # what an earlier run left
     exercises.prepared_notebook(exercise, folder)
     assert sorted(p.name for p in folder.iterdir()) == [exercise.notebook]
+
+
+def test_relative_data_paths_are_made_absolute_before_an_exercise_runs(tmp_path, monkeypatch):
+    (tmp_path / "pets").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEGLIB_DATA", "pets")
+    seen = []
+
+    def fake_run(exercise, seed, out, models):
+        import os
+
+        seen.append(os.environ["SEGLIB_DATA"])
+        return {"ok": True, "seconds": 0.0, "metrics": {}, "error": None}
+
+    monkeypatch.setattr(exercises.core, "run", fake_run)
+    assert exercises.main(["06.1", "--out", str(tmp_path / "out")]) == 0
+    assert seen == [str(tmp_path / "pets")]  # the exercise's own folder would not find "pets"

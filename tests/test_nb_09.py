@@ -56,6 +56,21 @@ def test_temperature_helped_only_when_no_class_got_worse():
     assert "further off" in alone and "other way" not in alone
 
 
+def test_a_class_close_to_calibrated_is_not_called_under_confident():
+    # 09's run: background's lean -0.003 (close to calibrated) and its ECE rose; pet +0.045.
+    diffs = _ece(LOWER, NOISE, RAISE, NOISE)
+    level = prose.calibration_verdict(diffs, 1.15, _reliability(0.045, -0.003))
+    assert "background was already close to calibrated" in level and "-0.003" in level
+    assert "under-confident" not in level and "opposite directions" not in level
+    assert "whether that class needed it or not" in level
+    leaning = prose.calibration_verdict(diffs, 1.15, _reliability(0.045, -0.03))  # beyond 0.01
+    assert "background was under-confident" in leaning and "opposite directions" in leaning
+    assert "close to calibrated" not in leaning
+    # A class over-confident by less than the threshold is not "the other way" either.
+    slight = prose.calibration_verdict(diffs, 1.15, _reliability(0.005, -0.03))
+    assert "leaned the other way" not in slight and "further off" in slight
+
+
 def test_temperature_cause_is_named_only_when_the_diagram_shows_it():
     diffs = _ece(LOWER, NOISE, RAISE, NOISE)
     assert "do not show why" in prose.calibration_verdict(diffs, 1.2)  # no reliability table
@@ -145,7 +160,12 @@ def test_input_size_cost_declines_to_split_noisy_timings():
     assert "Nearly all of that time is the model call" in all_model
     assert "Likely reasons" in all_model and "too noisy" not in all_model
     faster = prose.input_size_cost([128, 224], [166, 101], [175, 109])  # larger ran faster
-    assert "dominated by noise" in faster and "Likely reasons" not in faster
+    assert "not what these timings measure" in faster and "fixed cost per call" in faster
+    assert "other work on the machine" in faster and "resizes the photo in" not in faster
+    flat = prose.input_size_cost([128, 224], [140, 136], [142, 137])  # 09's run: 1.0x and 1.0x
+    assert "not what these timings measure" in flat and "tf.function" in flat
+    grows = prose.input_size_cost([128, 224], [30, 90], [124, 190])  # the arithmetic shows
+    assert "not what these timings measure" not in grows
 
 
 def test_size_choice_keeps_the_smallest_size_when_no_interval_was_possible():

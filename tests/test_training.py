@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -328,14 +329,35 @@ def test_stage_estimate_prints_steps_and_minutes_and_leaves_training_alone(capsy
     assert re.fullmatch(
         r"stage 1: 2 epochs x 10 steps \(\+ 2 validation steps\); (under a minute|about \d+ min) "
         r"on this machine \(estimate \d+ s: \d+\.\d\d s per training step, timed over steps 3 "
-        r"to 6\); on the "
+        r"to 6, \d+\.\d s per epoch to save\); on the "
         r"lab set \(SEGLIB_SUBSET=lab\) (under a minute|about \d+ min)",
         line,
     ), line
-    assert estimate.estimate_seconds > 0
+    # The timed saves (a .keras file and the weights, as run_callbacks writes each epoch)
+    # are counted once per epoch, on top of the training steps.
+    assert estimate.save_seconds > 0
+    assert estimate.estimate_seconds > 2 * estimate.save_seconds
     plain = _tiny_fit([])
     for a, b in zip(model.get_weights(), plain.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)  # timing steps changed nothing
+
+
+def test_stage_estimate_without_checkpoints_times_no_saves(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where a save would go
+    estimate = training.StageEstimate("stage 1", checkpoints=False)
+    _tiny_fit([estimate])
+    line = capsys.readouterr().out.strip()
+    assert line.endswith("timed over steps 3 to 6)"), line
+    assert estimate.save_seconds == 0.0 and estimate.estimate_seconds > 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stage_estimate_saves_leave_no_file_behind(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    estimate = training.StageEstimate("stage 1")
+    _tiny_fit([estimate])
+    assert estimate.save_seconds > 0
+    assert list(tmp_path.iterdir()) == []  # the temporary folder is gone
 
 
 def test_a_fit_that_starts_at_initial_epoch_counts_only_its_own_epochs(capsys):

@@ -160,8 +160,11 @@ def main(argv=None, exercises: dict | None = None) -> int:
     if unknown:
         print(f"unknown exercise(s) {unknown}; known: {', '.join(exercises)}", file=sys.stderr)
         return 2
-    from seglib import config  # starts TensorFlow: only when something runs
+    from seglib import config, runner  # starts TensorFlow: only when something runs
 
+    # Each exercise runs in a folder of its own under --out: a relative SEGLIB_DATA (the
+    # README's ../shared/...) must name the same folder there, as make run's runner does.
+    runner.absolute_path_variables()
     failed = 0
     runs = [
         (key, seed)

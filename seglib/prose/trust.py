@@ -96,23 +96,45 @@ def calibration_verdict(
     return f"* {first}{per_class}{verdict}"
 
 
+#: A class whose confident pixels' mean probability is within this of the share right there
+#: counts as close to calibrated, not as leaning over- or under-confident.
+LEAN = 0.01
+
+
 def _calibration_cause(raised, classes, temperature, reliability, fates) -> str:
-    """Why one temperature made some classes worse, when the reliability table shows it."""
+    """Why one temperature made some classes worse, when the reliability table shows it.
+
+    A lean under :data:`LEAN` is read as "close to calibrated": any temperature other than 1
+    moves such a class off, which explains a rise without naming a direction."""
     if reliability is None or temperature == 1:
         return " These numbers do not show why."
     leans = {k: _confident_lean(reliability, k) for k in classes}
     softens = temperature > 1
-    hurt = [k for k in raised if not math.isnan(leans[k]) and (leans[k] < 0) == softens]
-    if not hurt:
-        return " These numbers do not show why."
-    other = [
-        k
-        for k in classes
-        if k not in raised and not math.isnan(leans[k]) and (leans[k] > 0) == softens
-    ]
-    word, opposite = ("under", "over") if softens else ("over", "under")
     push = "softens" if softens else "sharpens"
-    text = (
+
+    def leaning(k, under):  # under-confident (lean below -LEAN) or over (above +LEAN)
+        lean = leans[k]
+        return not math.isnan(lean) and (lean <= -LEAN if under else lean >= LEAN)
+
+    hurt = [k for k in raised if leaning(k, under=softens)]
+    level = [k for k in raised if not math.isnan(leans[k]) and abs(leans[k]) < LEAN]
+    if not hurt and not level:
+        return " These numbers do not show why."
+    word, opposite = ("under", "over") if softens else ("over", "under")
+    text = ""
+    if level:
+        text += (
+            f" At T = 1, {', '.join(level)} {'was' if len(level) == 1 else 'were'} already close "
+            "to calibrated where the model gave it more than 0.5 (mean probability minus the "
+            f"share right there: {', '.join(f'{k} {leans[k]:+.3f}' for k in level)}, within "
+            f"±{LEAN}), and T = {temperature:.3f} {push} every probability, which moves a "
+            "class that was right off: one temperature serves every class at once, whether "
+            "that class needed it or not."
+        )
+    if not hurt:
+        return text
+    other = [k for k in classes if k not in raised and leaning(k, under=not softens)]
+    text += (
         f" At T = 1, {', '.join(hurt)} was {word}-confident where the model gave it more "
         "than 0.5 (mean probability minus the share right there: "
         f"{', '.join(f'{k} {leans[k]:+.3f}' for k in hurt)}), and T = {temperature:.3f} "
@@ -241,8 +263,9 @@ def input_size_cost(sizes: list, model_ms: list, total_ms: list) -> str:
         says whether the time outside the model call (resizing to and from the photo's own
         size, which does not depend on the input size) is negligible (under a tenth), or
         splits it off; where the model call itself grows clearly less, it names likely
-        reasons, as likely, not measured. A larger input that runs no slower, or a split
-        that comes out negative, is called noise.
+        reasons, as likely, not measured. A larger input that runs no slower gets likely
+        reasons too (a fixed cost per call, or other work on the machine); a split that
+        comes out negative is called noise.
     """
     small, large = sizes[0], sizes[-1]
     pixels = (large / small) ** 2
@@ -255,8 +278,12 @@ def input_size_cost(sizes: list, model_ms: list, total_ms: list) -> str:
     )
     if whole <= 1 or call <= 1:
         return text + (
-            " A larger input that runs no slower means these timings are dominated by noise "
-            "(other work on this machine); rerun the cell on a quiet machine before reading them."
+            " A larger input that runs no slower means that the arithmetic, which grows with "
+            "the pixels, is not what these timings measure. Likely reasons, not measured here: "
+            "a fixed cost per call that dwarfs it (here Keras runs the model eagerly, "
+            "dispatching its layers one by one from Python, whatever the input size), or other "
+            "work on the machine during the timing. To see the arithmetic, time a compiled "
+            "call, `tf.function(lambda x: net(x, training=False))`, as 08 times 02's model."
         )
     if whole >= 0.8 * pixels:
         return text + " The time grows about as the pixel count: the model's arithmetic dominates."
