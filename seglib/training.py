@@ -242,8 +242,9 @@ class StageEstimate(keras.callbacks.Callback):
     training steps (after :data:`ESTIMATE_WARMUP_STEPS` untimed ones, which trace the step
     function) and prints, before the first epoch's line::
 
-        stage 1: 20 epochs x 16 steps (+ 3 validation steps); about 14 min on this machine
-        (estimate 836 s: 2.53 s per training step, timed over steps 3 to 6)
+        stage 1 (frozen encoder): 20 epochs x 16 steps (+ 3 validation steps); about 4 min on
+        this machine (estimate 254 s: 0.70 s per training step, timed over steps 3 to 6, 0.8 s
+        per epoch to save)
 
     The estimate counts each validation step as :data:`VALIDATION_STEP_SHARE` of a training
     step (a forward pass). With ``checkpoints=True`` (the default, for a ``fit`` that uses
