@@ -125,24 +125,24 @@ def words(markdown: str) -> int:
     return len(_WORD.findall(body))
 
 
-def core_words(nb: dict) -> int:
-    """Words of Markdown on the core path: outside deep dives, exercises and solutions."""
+def _markdown_words(nb: dict, counted) -> int:
+    """Words of the Markdown cells whose section kind satisfies ``counted(kind)``."""
     kinds = kind_of_cells(nb)
     return sum(
         words(text(cell))
         for cell, kind in zip(nb["cells"], kinds, strict=True)
-        if cell["cell_type"] == "markdown" and kind not in ("deeper", "exercises", "solutions")
+        if cell["cell_type"] == "markdown" and counted(kind)
     )
+
+
+def core_words(nb: dict) -> int:
+    """Words of Markdown on the core path: outside deep dives, exercises and solutions."""
+    return _markdown_words(nb, lambda kind: kind not in ("deeper", "exercises", "solutions"))
 
 
 def deeper_words(nb: dict) -> int:
     """Words of Markdown in the deep dives."""
-    kinds = kind_of_cells(nb)
-    return sum(
-        words(text(cell))
-        for cell, kind in zip(nb["cells"], kinds, strict=True)
-        if cell["cell_type"] == "markdown" and kind == "deeper"
-    )
+    return _markdown_words(nb, lambda kind: kind == "deeper")
 
 
 def deeper_headings(nb: dict) -> list[int]:
@@ -258,8 +258,6 @@ def student_copies(paths: list[Path], out: Path) -> list[Path]:
     Raises:
         FileNotFoundError: a notebook in ``paths`` does not exist.
     """
-    from seglib.files import new_temporary_file
-
     import nbformat
     from nbconvert.preprocessors import TagRemovePreprocessor
 
@@ -272,14 +270,8 @@ def student_copies(paths: list[Path], out: Path) -> list[Path]:
             raise FileNotFoundError(f"{path}: no such notebook")
         nb = nbformat.read(path, as_version=4)
         nb, _ = remover.preprocess(nb, {})
-        target = out / path.name
-        tmp = new_temporary_file(out, path.stem, ".ipynb")
-        try:
-            nbformat.write(nb, tmp)
-            tmp.replace(target)
-        finally:
-            tmp.unlink(missing_ok=True)
-        written.append(target)
+        write(nb, out / path.name)
+        written.append(out / path.name)
     return written
 
 
